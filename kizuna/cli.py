@@ -1,0 +1,156 @@
+"""The `kizuna` command: run a scenario, check a scenario file, write the scenario reference.
+
+Ties layers together (with `simulation.py`); bad input is a message and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kizuna import __version__
+from kizuna.scenario import LoadedScenario, ScenarioError, load_scenario
+
+app = typer.Typer(
+    name="kizuna",
+    help=(
+        "Kizuna: a coalition air and missile surveillance picture.\n\n"
+        "Start with:  kizuna run examples/indo-pacific.toml --out out/demo"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ScenarioPath = Annotated[
+    Path,
+    typer.Argument(help="Scenario file (TOML); see docs/scenario-reference.md.", show_default=False),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"kizuna {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Kizuna: a coalition air and missile surveillance picture."""
+
+
+def _load(path: Path) -> LoadedScenario:
+    try:
+        return load_scenario(path)
+    except ScenarioError as exc:
+        n = len(exc.problems)
+        errors.print(
+            f"[bold red]error:[/] {exc.source}: {n} problem{'s' if n != 1 else ''}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for problem in exc.problems:
+            errors.print(f"  {exc.source}: {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def validate(scenario: ScenarioPath) -> None:
+    """Check a scenario file and report every problem in it (exit code 2 if there are any)."""
+    loaded = _load(scenario)
+    s = loaded.scenario
+    console.print(
+        f"[green]ok[/] {scenario}: '{s.name}', {len(s.nations)} nations, {len(s.sensors)} sensors, "
+        f"{len(s.constellations)} constellations, {len(s.targets)} targets"
+        + (f", {s.civil_traffic.count} civil aircraft" if s.civil_traffic else "")
+        + f", {s.duration_s:g} s at {s.step_s:g} s steps",
+        highlight=False,
+    )
+
+
+@app.command()
+def run(
+    scenario: ScenarioPath,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the recording (created if missing).")
+    ] = Path("out/run"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json)."""
+    from kizuna.simulation import run as run_simulation
+
+    loaded = _load(scenario)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("steps"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(f"running {loaded.scenario.name}", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        summary = run_simulation(loaded, out, on_progress=on_progress)
+    if quiet:
+        return
+    table = Table(title=f"{summary.scenario}: {summary.steps} steps over {summary.duration_s:g} s")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for kind, n in summary.targets_by_kind.items():
+        table.add_row(f"targets: {kind}", str(n))
+    table.add_row("satellites", str(summary.satellites))
+    for name, rows in summary.rows.items():
+        table.add_row(f"rows in {name}.parquet", f"{rows:,}")
+    console.print(table)
+    if summary.unmodelled:
+        console.print(
+            f"[yellow]note:[/] {len(summary.unmodelled)} ballistic/glide targets have no flight model yet "
+            f"and are not in truth.parquet: {', '.join(summary.unmodelled)}",
+            highlight=False,
+        )
+    for sat, reason in summary.satellite_failures.items():
+        console.print(
+            f"[yellow]warning:[/] satellite {sat}: {reason} (NaN rows from then on)", highlight=False
+        )
+    console.print(f"[green]wrote[/] {summary.out_dir}/ in {summary.elapsed_s:.1f} s:", highlight=False)
+    for path in summary.files:
+        console.print(f"  {path}  ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+@app.command("schema-doc")
+def schema_doc(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of printing.")
+    ] = None,
+) -> None:
+    """Print (or write) the scenario file reference generated from the schema."""
+    from kizuna.scenario.reference import render_reference
+
+    text = render_reference()
+    if out is None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"wrote {out}")
+
+
+def main() -> None:
+    """Entry point of the `kizuna` console script."""
+    app()
