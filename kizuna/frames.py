@@ -164,6 +164,7 @@ def enu_to_aer(pos_enu_m: ArrayLike) -> tuple[Array, Array, Array]:
     e, n, u = enu[..., 0], enu[..., 1], enu[..., 2]
     horizontal = np.hypot(e, n)
     az = np.mod(np.arctan2(e, n), 2.0 * np.pi)
+    az = np.where(az >= 2.0 * np.pi, 0.0, az)  # mod rounds -1e-17 up to exactly 2π: keep [0, 2π)
     el = np.arctan2(u, horizontal)
     return az, el, np.hypot(horizontal, u)
 
@@ -205,9 +206,14 @@ def gmst82_rad(jd_ut1: ArrayLike, fr_ut1: ArrayLike = 0.0) -> Array:
     T = (JD_UT1 - 2451545.0) / 36525. This is the sidereal time SGP4's TEME frame is defined by.
     Pass the date split in two (as ``sgp4.api.jday`` returns it) to keep microsecond precision.
     """
-    t = ((_as_float(jd_ut1) - JD_J2000) + _as_float(fr_ut1)) / DAYS_PER_JULIAN_CENTURY
-    seconds = 67310.54841 + (876600.0 * 3600.0 + 8640184.812866) * t + 0.093104 * t**2 - 6.2e-6 * t**3
-    return np.mod(seconds, SECONDS_PER_DAY) * (2.0 * np.pi / SECONDS_PER_DAY)
+    days = _as_float(jd_ut1) - JD_J2000
+    fr = _as_float(fr_ut1)
+    t = (days + fr) / DAYS_PER_JULIAN_CENTURY
+    # The 876600 h·T term is a whole number of days plus the UT1 day fraction: add only the fraction
+    # (as Skyfield does), so no 1e9-second intermediate costs precision decades from J2000.
+    day_fraction = np.mod(days, 1.0) + np.mod(fr, 1.0)
+    seconds = 67310.54841 + (8640184.812866 + (0.093104 - 6.2e-6 * t) * t) * t
+    return np.mod(seconds + day_fraction * SECONDS_PER_DAY, SECONDS_PER_DAY) * (2.0 * np.pi / SECONDS_PER_DAY)
 
 
 def teme_to_ecef(

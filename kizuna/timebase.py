@@ -67,7 +67,9 @@ class Epoch:
         jd0, fr0 = self.jd_split
         fr = fr0 + np.asarray(t_s, dtype=np.float64) / SECONDS_PER_DAY
         whole = np.floor(fr)
-        return jd0 + whole, fr - whole
+        fraction = fr - whole
+        carry = fraction >= 1.0  # fr = -1e-17 gives 1.0 after the subtraction: keep [0, 1)
+        return jd0 + whole + carry, np.where(carry, 0.0, fraction)
 
     def datetime_at(self, t_s: float) -> dt.datetime:
         """The UTC instant `t_s` seconds after the epoch."""
