@@ -290,6 +290,8 @@ def cross_check(s: Scenario, base_dir: Path | None) -> list[Problem]:
                 )
 
     for i, t in enumerate(s.targets):
+        if t.id.startswith("civil-"):
+            add(Problem(f"targets[{i}].id", "ids starting with 'civil-' are reserved for the civil traffic"))
         if hasattr(t, "launch") and (t.launch.lat_deg, t.launch.lon_deg) == (t.aim.lat_deg, t.aim.lon_deg):
             add(Problem(f"targets[{i}].aim", "is the same point as the launch point"))
 

@@ -1,0 +1,197 @@
+"""Recordings: a run's outputs as Parquet tables in one folder, and reading them back.
+
+A recording folder holds `manifest.json` (format version, what is inside), `scenario.json` (the
+validated scenario as resolved) and one Parquet file per table. Tables are written in chunks as the
+simulation steps, so memory stays bounded by the chunk, not the run. Column names carry units;
+positions are ECEF metres with geodetic latitude/longitude (degrees, at this edge) and height.
+
+Imports only the standard library and PyArrow: every layer may hand it rows.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from numpy.typing import NDArray
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SATELLITE_SCHEMA",
+    "TRUTH_SCHEMA",
+    "RecordingError",
+    "RecordingWriter",
+    "read_manifest",
+    "read_table",
+]
+
+FORMAT_VERSION = 1
+"""Bumped whenever a table changes incompatibly; readers refuse other versions with a clear message."""
+
+_POSITION_FIELDS = [
+    pa.field("x_m", pa.float64()),
+    pa.field("y_m", pa.float64()),
+    pa.field("z_m", pa.float64()),
+    pa.field("vx_m_per_s", pa.float64()),
+    pa.field("vy_m_per_s", pa.float64()),
+    pa.field("vz_m_per_s", pa.float64()),
+    pa.field("lat_deg", pa.float64()),
+    pa.field("lon_deg", pa.float64()),
+    pa.field("alt_m", pa.float64()),
+]
+
+TRUTH_SCHEMA = pa.schema(
+    [
+        pa.field("time_s", pa.float64()),
+        pa.field("target_id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("affiliation", pa.string()),
+        *_POSITION_FIELDS,
+    ]
+)
+"""One row per target per sample time while the target is active."""
+
+SATELLITE_SCHEMA = pa.schema(
+    [
+        pa.field("time_s", pa.float64()),
+        pa.field("satellite_id", pa.string()),
+        pa.field("constellation_id", pa.string()),
+        *_POSITION_FIELDS,
+    ]
+)
+"""One row per satellite per sample time; a satellite SGP4 could not propagate has NaN positions."""
+
+_TABLES = {"truth": TRUTH_SCHEMA, "satellites": SATELLITE_SCHEMA}
+
+
+class RecordingError(ValueError):
+    """A recording folder that is missing files or was written by an incompatible version."""
+
+
+@dataclass
+class _Table:
+    writer: pq.ParquetWriter
+    rows: int = 0
+
+
+class RecordingWriter:
+    """Writes the tables of one recording; use as a context manager so files are always closed.
+
+    Files are written under temporary names and renamed when the writer closes cleanly, so a
+    failed run never leaves a truncated file that looks complete; what it did write is kept
+    under the `.partial` name for inspection.
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._tables: dict[str, _Table] = {}
+
+    def __enter__(self) -> RecordingWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close(success=exc_type is None)
+
+    def path(self, name: str) -> Path:
+        return self.out_dir / f"{name}.parquet"
+
+    def write(self, name: str, columns: dict[str, Any]) -> None:
+        """Append rows to table `name`, given as equal-length columns in the table's schema."""
+        schema = _TABLES[name]
+        batch = pa.record_batch([pa.array(columns[f.name], type=f.type) for f in schema], schema=schema)
+        table = self._tables.get(name)
+        if table is None:
+            writer = pq.ParquetWriter(
+                self.path(name).with_suffix(".parquet.partial"), schema, compression="zstd"
+            )
+            table = self._tables[name] = _Table(writer)
+        table.writer.write_batch(batch)
+        table.rows += batch.num_rows
+
+    def write_json(self, name: str, payload: Any) -> Path:
+        path = self.out_dir / name
+        path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {name: t.rows for name, t in self._tables.items()}
+
+    def close(self, *, success: bool = True) -> None:
+        for name, table in self._tables.items():
+            table.writer.close()
+            if success:
+                self.path(name).with_suffix(".parquet.partial").replace(self.path(name))
+        if success:
+            for name in _TABLES:  # an empty table is still a table: write it with its schema
+                if name not in self._tables:
+                    pq.write_table(_TABLES[name].empty_table(), self.path(name), compression="zstd")
+            self.write_json(
+                "manifest.json",
+                {
+                    "format": "kizuna-recording",
+                    "format_version": FORMAT_VERSION,
+                    "tables": {name: f"{name}.parquet" for name in _TABLES},
+                    "rows": {
+                        name: self._tables[name].rows if name in self._tables else 0 for name in _TABLES
+                    },
+                },
+            )
+        self._tables = {}
+
+
+def position_columns(
+    pos_m: NDArray[np.float64],
+    vel_m_per_s: NDArray[np.float64],
+    lat_rad: NDArray[np.float64],
+    lon_rad: NDArray[np.float64],
+    alt_m: NDArray[np.float64],
+) -> dict[str, NDArray[np.float64]]:
+    """The shared position/velocity columns from `(N, 3)` ECEF arrays and geodetic coordinates."""
+    return {
+        "x_m": pos_m[:, 0],
+        "y_m": pos_m[:, 1],
+        "z_m": pos_m[:, 2],
+        "vx_m_per_s": vel_m_per_s[:, 0],
+        "vy_m_per_s": vel_m_per_s[:, 1],
+        "vz_m_per_s": vel_m_per_s[:, 2],
+        "lat_deg": np.degrees(lat_rad),
+        "lon_deg": np.degrees(lon_rad),
+        "alt_m": alt_m,
+    }
+
+
+def read_manifest(recording: str | Path) -> dict[str, Any]:
+    """Read and check a recording's manifest; raise `RecordingError` saying what is wrong."""
+    folder = Path(recording)
+    manifest_path = folder / "manifest.json"
+    if not folder.is_dir():
+        raise RecordingError(f"{folder}: no such recording folder")
+    if not manifest_path.is_file():
+        raise RecordingError(f"{folder}: not a Kizuna recording (manifest.json is missing)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RecordingError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RecordingError(
+            f"{folder}: recording format version {version!r}, this Kizuna reads version {FORMAT_VERSION}; "
+            "re-run the scenario with this version to regenerate it"
+        )
+    missing = [f for f in manifest.get("tables", {}).values() if not (folder / f).is_file()]
+    if missing:
+        raise RecordingError(f"{folder}: files missing from the recording: {', '.join(missing)}")
+    return dict(manifest)
+
+
+def read_table(recording: str | Path, name: str) -> pa.Table:
+    """Read one table of a checked recording."""
+    read_manifest(recording)
+    return pq.read_table(Path(recording) / f"{name}.parquet")

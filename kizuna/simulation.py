@@ -1,0 +1,253 @@
+"""Stepping a scenario in simulated time: truth -> (sensors -> nodes -> network, later) -> outputs.
+
+One process, deterministic: the same scenario and seed give the same bytes out. The step loop reads
+like the data flow; the work lives in the layers below. This module ties layers together (with
+`node.py`, `cli.py` and `cop/`); nothing below imports it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from kizuna import __version__
+from kizuna.constants import DEG
+from kizuna.frames import ecef_to_geodetic
+from kizuna.orbits import Constellation
+from kizuna.recording import RecordingWriter, position_columns
+from kizuna.rng import stream
+from kizuna.scenario import LoadedScenario
+from kizuna.scenario.schema import (
+    Aircraft,
+    CruiseMissile,
+    Scenario,
+    TleConstellation,
+    WalkerConstellation,
+)
+from kizuna.timebase import Epoch
+from kizuna.truth import FlightPlan, generate_civil_traffic, sample_plans
+
+__all__ = ["RunSummary", "World", "build_world", "run", "time_grid"]
+
+_ROWS_PER_CHUNK = 400_000
+"""Target rows (objects x steps) per chunk: bounds memory whatever the run's length."""
+
+_NOT_YET_MODELLED = {"ballistic_missile", "glide_vehicle"}
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything that moves in a scenario, ready to sample at any times."""
+
+    epoch: Epoch
+    plans: list[FlightPlan]
+    affiliation: dict[str, str]
+    constellations: list[Constellation]
+    unmodelled: list[str]
+    civil_ids: frozenset[str] = frozenset()
+
+    @property
+    def satellite_count(self) -> int:
+        return sum(len(c.satellite_ids) for c in self.constellations)
+
+
+@dataclass
+class RunSummary:
+    """What a run did, for the closing table and for tests."""
+
+    scenario: str
+    out_dir: Path
+    steps: int
+    duration_s: float
+    targets_by_kind: dict[str, int]
+    satellites: int
+    rows: dict[str, int]
+    files: list[Path]
+    unmodelled: list[str] = field(default_factory=list)
+    satellite_failures: dict[str, str] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+def time_grid(scenario: Scenario) -> NDArray[np.float64]:
+    """Sample times [s since epoch]: 0, step, 2·step, ... up to and including the duration."""
+    n = int(np.floor(scenario.duration_s / scenario.step_s + 1e-9)) + 1
+    return np.arange(n, dtype=np.float64) * scenario.step_s
+
+
+def build_world(loaded: LoadedScenario) -> World:
+    """Turn a validated scenario into flight plans and constellations."""
+    s = loaded.scenario
+    epoch = Epoch(s.epoch)
+    plans: list[FlightPlan] = []
+    affiliation: dict[str, str] = {}
+    unmodelled: list[str] = []
+    civil_ids: frozenset[str] = frozenset()
+    for target in s.targets:
+        if isinstance(target, Aircraft | CruiseMissile):
+            wp = target.waypoints
+            plans.append(
+                FlightPlan(
+                    target_id=target.id,
+                    kind=target.kind,
+                    lat_rad=np.array([w.lat_deg for w in wp]) * DEG,
+                    lon_rad=np.array([w.lon_deg for w in wp]) * DEG,
+                    alt_m=np.array([w.alt_m for w in wp], dtype=np.float64),
+                    speed_m_per_s=np.array([w.speed_m_per_s for w in wp], dtype=np.float64),
+                    start_s=target.start_s,
+                    max_bank_rad=target.max_bank_deg * DEG,
+                )
+            )
+            affiliation[target.id] = target.affiliation
+        elif target.kind in _NOT_YET_MODELLED:
+            unmodelled.append(target.id)
+    if s.civil_traffic is not None and s.civil_traffic.count > 0:
+        civil = generate_civil_traffic(
+            airports=[(a.code, a.lat_deg * DEG, a.lon_deg * DEG) for a in s.civil_traffic.airports],
+            routes=list(s.civil_traffic.routes),
+            count=s.civil_traffic.count,
+            duration_s=s.duration_s,
+            rng=stream(s.seed, "civil_traffic"),
+        )
+        plans.extend(civil)
+        civil_ids = frozenset(p.target_id for p in civil)
+        affiliation.update(dict.fromkeys(civil_ids, "neutral"))
+    constellations: list[Constellation] = []
+    for c in s.constellations:
+        if isinstance(c, WalkerConstellation):
+            constellations.append(
+                Constellation.from_walker(
+                    c.id,
+                    total=c.total,
+                    planes=c.planes,
+                    phasing=c.phasing,
+                    altitude_m=c.altitude_km * 1e3,
+                    inclination_rad=c.inclination_deg * DEG,
+                    epoch=epoch,
+                    raan0_rad=c.raan0_deg * DEG,
+                )
+            )
+        elif isinstance(c, TleConstellation):
+            constellations.append(Constellation.from_tle_file(c.id, loaded.resolve(c.file)))
+    return World(epoch, plans, affiliation, constellations, unmodelled, civil_ids)
+
+
+def run(
+    loaded: LoadedScenario,
+    out_dir: str | Path,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunSummary:
+    """Step the scenario and write the recording to `out_dir`.
+
+    `on_progress(done_steps, total_steps)` is called after each chunk of steps.
+    """
+    started = time.perf_counter()
+    s = loaded.scenario
+    world = build_world(loaded)
+    times = time_grid(s)
+    objects = max(1, len(world.plans) + world.satellite_count)
+    chunk = max(1, _ROWS_PER_CHUNK // objects)
+    failures: dict[str, str] = {}
+    out = Path(out_dir)
+    with RecordingWriter(out) as rec:
+        rec.write_json("scenario.json", _resolved(loaded, world))
+        for first in range(0, len(times), chunk):
+            t_s = times[first : first + chunk]
+            _record_truth(rec, world, t_s)
+            failures.update(_record_satellites(rec, world, t_s))
+            if on_progress is not None:
+                on_progress(first + len(t_s), len(times))
+        rows = rec.row_counts
+    kinds = Counter(p.kind for p in world.plans if p.target_id not in world.civil_ids)
+    if world.civil_ids:
+        kinds["civil aircraft"] = len(world.civil_ids)
+    for target in s.targets:
+        if target.id in world.unmodelled:
+            kinds[target.kind] += 1
+    return RunSummary(
+        scenario=s.name,
+        out_dir=out,
+        steps=len(times),
+        duration_s=s.duration_s,
+        targets_by_kind=dict(sorted(kinds.items())),
+        satellites=world.satellite_count,
+        rows={"truth": rows.get("truth", 0), "satellites": rows.get("satellites", 0)},
+        files=sorted(p for p in out.iterdir() if p.is_file()),
+        unmodelled=world.unmodelled,
+        satellite_failures=failures,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> None:
+    if not world.plans:
+        return
+    samples = sample_plans(world.plans, t_s)
+    # Time-major rows: all targets at t0, then all at t1... (transpose to (T, N)).
+    t_idx, n_idx = np.nonzero(samples.active.T)
+    if t_idx.size == 0:
+        return
+    pos = samples.pos_m[n_idx, t_idx]
+    vel = samples.vel_m_per_s[n_idx, t_idx]
+    lat, lon, alt = ecef_to_geodetic(pos)
+    ids = np.asarray(samples.target_ids, dtype=object)[n_idx]
+    kinds = np.array([_kind(world, p) for p in world.plans], dtype=object)[n_idx]
+    affiliations = np.array([world.affiliation[p.target_id] for p in world.plans], dtype=object)[n_idx]
+    rec.write(
+        "truth",
+        {
+            "time_s": t_s[t_idx],
+            "target_id": ids,
+            "kind": kinds,
+            "affiliation": affiliations,
+            **position_columns(pos, vel, lat, lon, alt),
+        },
+    )
+
+
+def _kind(world: World, plan: FlightPlan) -> str:
+    return "civil_aircraft" if plan.target_id in world.civil_ids else plan.kind
+
+
+def _record_satellites(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> dict[str, str]:
+    failures: dict[str, str] = {}
+    for constellation in world.constellations:
+        eph = constellation.propagate(world.epoch, t_s)
+        n_sat, n_t = len(eph.satellite_ids), len(t_s)
+        pos = np.swapaxes(eph.pos_m, 0, 1).reshape(-1, 3)
+        vel = np.swapaxes(eph.vel_m_per_s, 0, 1).reshape(-1, 3)
+        lat, lon, alt = ecef_to_geodetic(pos)
+        rec.write(
+            "satellites",
+            {
+                "time_s": np.repeat(t_s, n_sat),
+                "satellite_id": np.tile(np.asarray(eph.satellite_ids, dtype=object), n_t),
+                "constellation_id": np.full(n_sat * n_t, constellation.name, dtype=object),
+                **position_columns(pos, vel, lat, lon, alt),
+            },
+        )
+        failures.update(eph.failures)
+    return failures
+
+
+def _resolved(loaded: LoadedScenario, world: World) -> dict[str, Any]:
+    """The validated scenario as resolved: defaults filled in, plus what was derived from it."""
+    return {
+        "kizuna_version": __version__,
+        "source": loaded.source.name,
+        "scenario": loaded.scenario.model_dump(mode="json"),
+        "derived": {
+            "epoch_utc": world.epoch.utc.isoformat(),
+            "steps": len(time_grid(loaded.scenario)),
+            "flight_plans": len(world.plans),
+            "satellites": {c.name: list(c.satellite_ids) for c in world.constellations},
+            "targets_without_flight_model": world.unmodelled,
+        },
+    }
