@@ -68,7 +68,10 @@ def _load(path: Path) -> LoadedScenario:
 
 @app.command()
 def validate(scenario: ScenarioPath) -> None:
-    """Check a scenario file and report every problem in it (exit code 2 if there are any)."""
+    """Check a scenario file and report every problem in it (exit code 2 if there are any).
+
+    Example: kizuna validate examples/indo-pacific.toml
+    """
     loaded = _load(scenario)
     s = loaded.scenario
     console.print(
@@ -88,7 +91,10 @@ def run(
     ] = Path("out/run"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
 ) -> None:
-    """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json)."""
+    """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json).
+
+    Example: kizuna run examples/indo-pacific.toml --out out/demo
+    """
     from kizuna.simulation import run as run_simulation
 
     loaded = _load(scenario)
