@@ -52,9 +52,12 @@ TRUTH_SCHEMA = pa.schema(
         pa.field("kind", pa.string()),
         pa.field("affiliation", pa.string()),
         *_POSITION_FIELDS,
+        pa.field("phase", pa.string()),
+        pa.field("ir_intensity_w_per_sr", pa.float64()),
+        pa.field("rcs_m2", pa.float64()),
     ]
 )
-"""One row per target per sample time while the target is active."""
+"""One row per target per sample time while the target is active; signatures in docs/truth.md."""
 
 SATELLITE_SCHEMA = pa.schema(
     [

@@ -33,6 +33,7 @@ from kizuna.scenario.schema import (
 )
 from kizuna.timebase import Epoch
 from kizuna.truth import FlightPlan, generate_civil_traffic, sample_plans
+from kizuna.truth.signatures import PHASES
 
 __all__ = ["RunSummary", "World", "build_world", "run", "time_grid"]
 
@@ -51,7 +52,6 @@ class World:
     affiliation: dict[str, str]
     constellations: list[Constellation]
     unmodelled: list[str]
-    civil_ids: frozenset[str] = frozenset()
 
     @property
     def satellite_count(self) -> int:
@@ -88,7 +88,6 @@ def build_world(loaded: LoadedScenario) -> World:
     plans: list[FlightPlan] = []
     affiliation: dict[str, str] = {}
     unmodelled: list[str] = []
-    civil_ids: frozenset[str] = frozenset()
     for target in s.targets:
         if isinstance(target, Aircraft | CruiseMissile):
             wp = target.waypoints
@@ -116,8 +115,7 @@ def build_world(loaded: LoadedScenario) -> World:
             rng=stream(s.seed, "civil_traffic"),
         )
         plans.extend(civil)
-        civil_ids = frozenset(p.target_id for p in civil)
-        affiliation.update(dict.fromkeys(civil_ids, "neutral"))
+        affiliation.update({p.target_id: "neutral" for p in civil})
     constellations: list[Constellation] = []
     for c in s.constellations:
         if isinstance(c, WalkerConstellation):
@@ -135,7 +133,7 @@ def build_world(loaded: LoadedScenario) -> World:
             )
         elif isinstance(c, TleConstellation):
             constellations.append(Constellation.from_tle_file(c.id, loaded.resolve(c.file)))
-    return World(epoch, plans, affiliation, constellations, unmodelled, civil_ids)
+    return World(epoch, plans, affiliation, constellations, unmodelled)
 
 
 def run(
@@ -165,9 +163,7 @@ def run(
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
-    kinds = Counter(p.kind for p in world.plans if p.target_id not in world.civil_ids)
-    if world.civil_ids:
-        kinds["civil aircraft"] = len(world.civil_ids)
+    kinds = Counter(p.kind for p in world.plans)
     for target in s.targets:
         if target.id in world.unmodelled:
             kinds[target.kind] += 1
@@ -198,8 +194,9 @@ def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) 
     vel = samples.vel_m_per_s[n_idx, t_idx]
     lat, lon, alt = ecef_to_geodetic(pos)
     ids = np.asarray(samples.target_ids, dtype=object)[n_idx]
-    kinds = np.array([_kind(world, p) for p in world.plans], dtype=object)[n_idx]
+    kinds = np.asarray(samples.kinds, dtype=object)[n_idx]
     affiliations = np.array([world.affiliation[p.target_id] for p in world.plans], dtype=object)[n_idx]
+    phases = np.asarray(PHASES, dtype=object)[samples.phase[n_idx, t_idx]]
     rec.write(
         "truth",
         {
@@ -208,12 +205,11 @@ def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) 
             "kind": kinds,
             "affiliation": affiliations,
             **position_columns(pos, vel, lat, lon, alt),
+            "phase": phases,
+            "ir_intensity_w_per_sr": samples.ir_intensity_w_per_sr[n_idx, t_idx],
+            "rcs_m2": samples.rcs_m2[n_idx, t_idx],
         },
     )
-
-
-def _kind(world: World, plan: FlightPlan) -> str:
-    return "civil_aircraft" if plan.target_id in world.civil_ids else plan.kind
 
 
 def _record_satellites(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> dict[str, str]:

@@ -82,7 +82,7 @@ def test_truth_table_columns_and_geometry(tmp_path: Path) -> None:
     truth = pq.read_table(tmp_path / "rec" / "truth.parquet").to_pandas()
     required = [
         "time_s", "target_id", "kind", "x_m", "y_m", "z_m", "vx_m_per_s", "vy_m_per_s", "vz_m_per_s",
-        "lat_deg", "lon_deg", "alt_m",
+        "lat_deg", "lon_deg", "alt_m", "phase", "ir_intensity_w_per_sr", "rcs_m2",
     ]  # fmt: skip
     assert all(c in truth.columns for c in required)
     assert summary.rows["truth"] == len(truth)
@@ -99,6 +99,10 @@ def test_truth_table_columns_and_geometry(tmp_path: Path) -> None:
     speed = np.linalg.norm(bomber[["vx_m_per_s", "vy_m_per_s", "vz_m_per_s"]].to_numpy(), axis=1)
     np.testing.assert_allclose(speed, 220.0, rtol=0.01)  # scenario: 220 m/s on its first leg
     np.testing.assert_allclose(bomber.alt_m, 9000.0, atol=1.0)
+    assert (bomber.phase == "cruise").all()
+    assert (truth.rcs_m2 > 0).all() and (truth.ir_intensity_w_per_sr > 0).all()
+    airliners = truth[truth.kind == "civil_aircraft"]
+    assert airliners.rcs_m2.min() > bomber.rcs_m2.max()  # an airliner is a bigger radar target
     recon = truth[truth.target_id == "red-recon-1"]
     assert recon.time_s.min() == pytest.approx(120.0)  # starts at start_s = 120 s
     assert set(summary.unmodelled) == {"red-bm-1", "red-bm-2", "red-hgv-1", "red-hgv-2"}

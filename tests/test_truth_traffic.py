@@ -54,7 +54,7 @@ def test_count_and_ids():
     plans = traffic(1, count=57)
     assert len(plans) == 57
     assert [p.target_id for p in plans] == [f"civil-{i:04d}" for i in range(1, 58)]
-    assert [p.kind for p in plans] == ["aircraft"] * 57
+    assert [p.kind for p in plans] == ["civil_aircraft"] * 57
     assert np.all(np.diff([p.start_s for p in plans]) >= 0)  # ids in order of departure
     assert traffic(1, count=0) == []
 

@@ -6,7 +6,10 @@ at T times is one batch of arrays, ECEF and SI like everything else in Kizuna:
 
 * ``pos_m``        ``(N, T, 3)`` ECEF position [m], NaN where the target is not active;
 * ``vel_m_per_s``  ``(N, T, 3)`` ECEF velocity [m/s], NaN where the target is not active;
-* ``active``       ``(N, T)`` True where the target exists (launched or airborne, not yet arrived).
+* ``active``       ``(N, T)`` True where the target exists (launched or airborne, not yet arrived);
+* ``phase``        ``(N, T)`` int8 index into `signatures.PHASES` (-1 where inactive);
+* ``ir_intensity_w_per_sr`` and ``rcs_m2`` ``(N, T)``: the signatures sensors use (see
+  `kizuna.truth.signatures`), NaN where inactive.
 
 Batches from different models sampled at the same times join with `TruthSamples.concatenate`.
 """
@@ -36,6 +39,9 @@ class TruthSamples:
     pos_m: NDArray[np.float64]
     vel_m_per_s: NDArray[np.float64]
     active: NDArray[np.bool_]
+    phase: NDArray[np.int8]
+    ir_intensity_w_per_sr: NDArray[np.float64]
+    rcs_m2: NDArray[np.float64]
 
     def __post_init__(self) -> None:
         n, t_shape = len(self.target_ids), np.shape(self.t_s)
@@ -48,13 +54,16 @@ class TruthSamples:
             "pos_m": (np.shape(self.pos_m), (n, *t_shape, 3)),
             "vel_m_per_s": (np.shape(self.vel_m_per_s), (n, *t_shape, 3)),
             "active": (np.shape(self.active), (n, *t_shape)),
+            "phase": (np.shape(self.phase), (n, *t_shape)),
+            "ir_intensity_w_per_sr": (np.shape(self.ir_intensity_w_per_sr), (n, *t_shape)),
+            "rcs_m2": (np.shape(self.rcs_m2), (n, *t_shape)),
         }
         for name, (got, want) in expected.items():
             if got != want:
                 raise ValueError(
                     f"TruthSamples.{name} has shape {got}, expected {want} for N = len(target_ids) = {n} "
                     f"targets at T = len(t_s) = {t_shape[0]} times: pos_m and vel_m_per_s are (N, T, 3), "
-                    "active is (N, T), kinds is (N,)."
+                    "active, phase and the signatures are (N, T), kinds is (N,)."
                 )
 
     @property
@@ -80,4 +89,7 @@ class TruthSamples:
             pos_m=np.concatenate([p.pos_m for p in parts], axis=0),
             vel_m_per_s=np.concatenate([p.vel_m_per_s for p in parts], axis=0),
             active=np.concatenate([p.active for p in parts], axis=0),
+            phase=np.concatenate([p.phase for p in parts], axis=0),
+            ir_intensity_w_per_sr=np.concatenate([p.ir_intensity_w_per_sr for p in parts], axis=0),
+            rcs_m2=np.concatenate([p.rcs_m2 for p in parts], axis=0),
         )

@@ -156,7 +156,7 @@ def generate_civil_traffic(
     return [
         FlightPlan(
             target_id=f"civil-{n + 1:0{width}d}",
-            kind="aircraft",
+            kind="civil_aircraft",
             lat_rad=lat_rad[i],
             lon_rad=lon_rad[i],
             alt_m=alts[i],

@@ -75,12 +75,13 @@ from numpy.typing import ArrayLike, NDArray
 from kizuna.constants import DEG, MEAN_EARTH_RADIUS_M, STANDARD_GRAVITY_M_PER_S2, WGS84_A_M, WGS84_E2
 from kizuna.frames import geodetic_to_ecef
 from kizuna.truth.samples import TruthSamples
+from kizuna.truth.signatures import ENGINE_INTENSITY_W_PER_SR, PHASES, nominal_rcs_m2
 
 __all__ = ["FLIGHT_PLAN_KINDS", "MAX_BANK_LIMIT_RAD", "FlightPlan", "sample_plans"]
 
 Array = NDArray[np.float64]
 
-FLIGHT_PLAN_KINDS = ("aircraft", "cruise_missile")
+FLIGHT_PLAN_KINDS = ("aircraft", "civil_aircraft", "cruise_missile")
 """The kinds of target a `FlightPlan` can describe."""
 MAX_BANK_LIMIT_RAD = 89.0 * DEG
 """Upper (exclusive) limit for `FlightPlan.max_bank_rad`: tan φ diverges at 90°."""
@@ -378,6 +379,8 @@ def sample_plans(plans: Sequence[FlightPlan], t_s: ArrayLike) -> TruthSamples:
     start = np.array([p.start_s for p in plans], dtype=np.float64)
     duration = np.array([p._segments.duration_s for p in plans], dtype=np.float64)
     active = (t >= start[:, None]) & (t <= (start + duration)[:, None])
+    engine_w_per_sr = np.array([ENGINE_INTENSITY_W_PER_SR[p.kind] for p in plans], dtype=np.float64)
+    rcs = np.array([nominal_rcs_m2(p.kind, "cruise") for p in plans], dtype=np.float64)
     result = TruthSamples(
         target_ids=tuple(p.target_id for p in plans),
         kinds=tuple(p.kind for p in plans),
@@ -385,6 +388,9 @@ def sample_plans(plans: Sequence[FlightPlan], t_s: ArrayLike) -> TruthSamples:
         pos_m=pos,
         vel_m_per_s=vel,
         active=active,
+        phase=np.where(active, np.int8(PHASES.index("cruise")), np.int8(-1)),
+        ir_intensity_w_per_sr=np.where(active, engine_w_per_sr.reshape(n, 1), np.nan),
+        rcs_m2=np.where(active, rcs.reshape(n, 1), np.nan),
     )
     i_plan, i_t = np.nonzero(active)
     if i_plan.size == 0:
