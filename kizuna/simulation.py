@@ -33,6 +33,7 @@ from kizuna.scenario.schema import (
 )
 from kizuna.timebase import Epoch
 from kizuna.truth import FlightPlan, generate_civil_traffic, sample_plans
+from kizuna.truth.build import flight_plan
 from kizuna.truth.signatures import PHASES
 
 __all__ = ["RunSummary", "World", "build_world", "run", "time_grid"]
@@ -90,19 +91,7 @@ def build_world(loaded: LoadedScenario) -> World:
     unmodelled: list[str] = []
     for target in s.targets:
         if isinstance(target, Aircraft | CruiseMissile):
-            wp = target.waypoints
-            plans.append(
-                FlightPlan(
-                    target_id=target.id,
-                    kind=target.kind,
-                    lat_rad=np.array([w.lat_deg for w in wp]) * DEG,
-                    lon_rad=np.array([w.lon_deg for w in wp]) * DEG,
-                    alt_m=np.array([w.alt_m for w in wp], dtype=np.float64),
-                    speed_m_per_s=np.array([w.speed_m_per_s for w in wp], dtype=np.float64),
-                    start_s=target.start_s,
-                    max_bank_rad=target.max_bank_deg * DEG,
-                )
-            )
+            plans.append(flight_plan(target))
             affiliation[target.id] = target.affiliation
         elif target.kind in _NOT_YET_MODELLED:
             unmodelled.append(target.id)

@@ -289,7 +289,12 @@ def cross_check(s: Scenario, base_dir: Path | None) -> list[Problem]:
                     )
                 )
 
+    from kizuna.truth.build import target_problem  # truth models check themselves
+
     for i, t in enumerate(s.targets):
+        problem = target_problem(t)
+        if problem is not None:
+            add(Problem(f"targets[{i}]", f"target {t.id!r} cannot fly: {problem}"))
         if t.id.startswith("civil-"):
             add(Problem(f"targets[{i}].id", "ids starting with 'civil-' are reserved for the civil traffic"))
         if hasattr(t, "launch") and (t.launch.lat_deg, t.launch.lon_deg) == (t.aim.lat_deg, t.aim.lon_deg):

@@ -262,9 +262,21 @@ class Aircraft(_WaypointTarget):
 
 
 class CruiseMissile(_WaypointTarget):
-    """A cruise missile following waypoints."""
+    """A cruise missile following waypoints, with an optional terminal run on its last leg."""
 
     kind: Literal["cruise_missile"] = Field(description="`cruise_missile`.")
+    terminal: Literal["none", "sea_skim", "pop_up"] = Field(
+        "none",
+        description="Terminal run: `sea_skim` descends to skim_alt_m; `pop_up` climbs to pop_up_alt_m "
+        "halfway through the run, then dives to the last waypoint.",
+    )
+    terminal_distance_m: Positive = Field(
+        20_000.0,
+        description="Distance before the last waypoint where the terminal run is complete "
+        "(sea_skim) or begins (pop_up), metres.",
+    )
+    skim_alt_m: float = Field(5.0, ge=1.0, le=50.0, description="Sea-skimming height, metres.")
+    pop_up_alt_m: float = Field(1_500.0, ge=100.0, le=10_000.0, description="Pop-up apex height, metres.")
 
 
 class BallisticMissile(_Table):

@@ -12,7 +12,7 @@ tracking or the network.
 
 from kizuna.truth.samples import TruthSamples
 from kizuna.truth.traffic import Airport, generate_civil_traffic
-from kizuna.truth.waypoints import FLIGHT_PLAN_KINDS, FlightPlan, sample_plans
+from kizuna.truth.waypoints import FLIGHT_PLAN_KINDS, FlightPlan, sample_plans, with_cruise_terminal
 
 __all__ = [
     "FLIGHT_PLAN_KINDS",
@@ -21,4 +21,5 @@ __all__ = [
     "TruthSamples",
     "generate_civil_traffic",
     "sample_plans",
+    "with_cruise_terminal",
 ]

@@ -77,7 +77,7 @@ from kizuna.frames import geodetic_to_ecef
 from kizuna.truth.samples import TruthSamples
 from kizuna.truth.signatures import ENGINE_INTENSITY_W_PER_SR, PHASES, nominal_rcs_m2
 
-__all__ = ["FLIGHT_PLAN_KINDS", "MAX_BANK_LIMIT_RAD", "FlightPlan", "sample_plans"]
+__all__ = ["FLIGHT_PLAN_KINDS", "MAX_BANK_LIMIT_RAD", "FlightPlan", "sample_plans", "with_cruise_terminal"]
 
 Array = NDArray[np.float64]
 
@@ -142,6 +142,8 @@ class FlightPlan:
     ``start_s`` (seconds since the scenario epoch, may be negative: already flying at t = 0) over
     the first waypoint and stops being active when it reaches the last one (`end_s`).
     ``max_bank_rad`` in (0, 89°) sets the turn radius v²/(g tan φ) at interior waypoints.
+    ``terminal_waypoint``, if set, is the index of the waypoint from which the phase is
+    ``terminal`` (a cruise missile's pop-up or sea-skim run; see `with_cruise_terminal`).
     """
 
     target_id: str
@@ -152,6 +154,7 @@ class FlightPlan:
     speed_m_per_s: Array
     start_s: float
     max_bank_rad: float
+    terminal_waypoint: int | None = None
     _segments: _Segments = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -206,6 +209,10 @@ class FlightPlan:
                 f"{who}: max_bank_rad must lie in (0°, 89°) exclusive; got {self.max_bank_rad:g} rad "
                 f"= {self.max_bank_rad / DEG:g}°. Airliners use about 25° (0.436 rad); degrees? Use from_deg."
             )
+        if self.terminal_waypoint is not None and not 0 <= self.terminal_waypoint < k:
+            raise ValueError(
+                f"{who}: terminal_waypoint must index a waypoint (0..{k - 1}); got {self.terminal_waypoint}."
+            )
         object.__setattr__(self, "_segments", _build_segments(self, who))
 
     @classmethod
@@ -246,6 +253,75 @@ class FlightPlan:
     def waypoint_times_s(self) -> Array:
         """``(K,)`` times the vehicle passes each waypoint (mid-turn for interior ones) [s since epoch]."""
         return self.start_s + self._segments.waypoint_times_s
+
+
+def _phases(plans: Sequence[FlightPlan], t: Array, active: NDArray[np.bool_]) -> NDArray[np.int8]:
+    """``cruise`` while active, ``terminal`` from each plan's terminal waypoint on, -1 when inactive."""
+    terminal_from = np.array(
+        [
+            p.waypoint_times_s[p.terminal_waypoint] if p.terminal_waypoint is not None else np.inf
+            for p in plans
+        ]
+    )
+    phase = np.where(t >= terminal_from.reshape(-1, 1), PHASES.index("terminal"), PHASES.index("cruise"))
+    return np.where(active, phase, -1).astype(np.int8)
+
+
+def with_cruise_terminal(
+    lat_rad: ArrayLike,
+    lon_rad: ArrayLike,
+    alt_m: ArrayLike,
+    speed_m_per_s: ArrayLike,
+    mode: str,
+    distance_m: float,
+    skim_alt_m: float = 5.0,
+    pop_up_alt_m: float = 1_500.0,
+) -> tuple[Array, Array, Array, Array, int]:
+    """Waypoints with a cruise missile's terminal run added on the last leg; returns them and the
+    index of the waypoint where the terminal phase begins.
+
+    * ``sea_skim``: descend at 2° to ``skim_alt_m`` so as to reach it ``distance_m`` before the last
+      waypoint, and hold it to the end (which is moved down to ``skim_alt_m`` too).
+    * ``pop_up``: at ``distance_m`` before the last waypoint climb to ``pop_up_alt_m`` halfway, then
+      dive to the surface (0 m) at the last waypoint.
+
+    Raises ValueError when the last leg is too short for the run (the scenario check reports it).
+    Heights change linearly with distance between waypoints, so the vertical rate steps at each
+    new waypoint: a pull-up or push-over is instantaneous in this model.
+    """
+    lat, lon = np.array(lat_rad, dtype=np.float64), np.array(lon_rad, dtype=np.float64)
+    alt, speed = np.array(alt_m, dtype=np.float64), np.array(speed_m_per_s, dtype=np.float64)
+    u = _unit_vectors(lat[-2:], lon[-2:])
+    leg_rad = float(np.arccos(np.clip(np.dot(u[0], u[1]), -1.0, 1.0)))
+    leg_m = leg_rad * MEAN_EARTH_RADIUS_M
+    if mode == "sea_skim":
+        descent_m = max(alt[-2] - skim_alt_m, 0.0) / math.tan(math.radians(2.0))
+        back_m = [distance_m + descent_m, distance_m]
+        new_alt = [alt[-2], skim_alt_m]
+        end_alt = skim_alt_m
+    elif mode == "pop_up":
+        back_m = [distance_m, distance_m / 2.0]
+        new_alt = [alt[-2], pop_up_alt_m]
+        end_alt = 0.0
+    else:
+        raise ValueError(f"cruise terminal mode must be 'sea_skim' or 'pop_up'; got {mode!r}")
+    if back_m[0] >= leg_m - 1_000.0:
+        raise ValueError(
+            f"the last leg ({leg_m / 1e3:.1f} km) is too short for a {mode} run starting "
+            f"{back_m[0] / 1e3:.1f} km before the end; shorten terminal_distance_m or move the last waypoint"
+        )
+    points = [_slerp(u[0], u[1], leg_rad, 1.0 - b / leg_m) for b in back_m]
+    new_lat, new_lon = _lat_lon(np.array(points))
+    lat = np.concatenate([lat[:-1], new_lat, lat[-1:]])
+    lon = np.concatenate([lon[:-1], new_lon, lon[-1:]])
+    alt = np.concatenate([alt[:-1], new_alt, [end_alt]])
+    speed = np.concatenate([speed[:-1], [speed[-1], speed[-1]], speed[-1:]])
+    return lat, lon, alt, speed, len(lat) - 3
+
+
+def _slerp(u0: Array, u1: Array, angle_rad: float, fraction: float) -> Array:
+    """The point `fraction` of the way along the great circle from u0 to u1 (angle between them given)."""
+    return (np.sin((1.0 - fraction) * angle_rad) * u0 + np.sin(fraction * angle_rad) * u1) / np.sin(angle_rad)
 
 
 def _unit_vectors(lat_rad: ArrayLike, lon_rad: ArrayLike) -> Array:
@@ -388,7 +464,7 @@ def sample_plans(plans: Sequence[FlightPlan], t_s: ArrayLike) -> TruthSamples:
         pos_m=pos,
         vel_m_per_s=vel,
         active=active,
-        phase=np.where(active, np.int8(PHASES.index("cruise")), np.int8(-1)),
+        phase=_phases(plans, t, active),
         ir_intensity_w_per_sr=np.where(active, engine_w_per_sr.reshape(n, 1), np.nan),
         rcs_m2=np.where(active, rcs.reshape(n, 1), np.nan),
     )
