@@ -140,6 +140,31 @@ def run(
         console.print(f"  {path}  ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
 
 
+@app.command("plot-truth")
+def plot_truth(
+    recording: Annotated[
+        Path, typer.Argument(help="Recording folder written by `kizuna run`.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the PNGs (default: the recording folder).")
+    ] = None,
+) -> None:
+    """Plot every target kind's truth: altitude vs down-range, speed vs time, ground track (PNG).
+
+    Example: kizuna plot-truth out/demo
+    """
+    from kizuna.recording import RecordingError
+    from kizuna.report.truth_plots import plot_truth as write_plots
+
+    try:
+        files = write_plots(recording, out or recording)
+    except RecordingError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    for path in files:
+        console.print(f"[green]wrote[/] {path}", highlight=False)
+
+
 @app.command("schema-doc")
 def schema_doc(
     out: Annotated[

@@ -172,3 +172,15 @@ def test_recording_reader_explains_what_is_wrong(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RecordingError, match="re-run"):
         read_manifest(folder)
+
+
+def test_plot_truth_writes_one_png_per_kind(tmp_path: Path) -> None:
+    run(loaded(small_scenario(tmp_path)), tmp_path / "rec")
+    result = CliRunner().invoke(app, ["plot-truth", str(tmp_path / "rec"), "--out", str(tmp_path / "png")])
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert files == ["truth_aircraft.png", "truth_civil_aircraft.png", "truth_cruise_missile.png"]
+    assert all((tmp_path / "png" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in files)
+    missing = CliRunner().invoke(app, ["plot-truth", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2
+    assert "no such recording" in missing.output
