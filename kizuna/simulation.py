@@ -32,11 +32,12 @@ from kizuna.scenario.schema import (
     WalkerConstellation,
 )
 from kizuna.timebase import Epoch
-from kizuna.truth import FlightPlan, generate_civil_traffic, sample_plans
+from kizuna.truth import FlightPlan, TruthSamples, generate_civil_traffic, sample_plans
 from kizuna.truth.build import flight_plan
+from kizuna.truth.missiles import Missile, sample_missiles
 from kizuna.truth.signatures import PHASES
 
-__all__ = ["RunSummary", "World", "build_world", "run", "time_grid"]
+__all__ = ["RunSummary", "World", "build_world", "run", "sample_truth", "time_grid"]
 
 _ROWS_PER_CHUNK = 400_000
 """Target rows (objects x steps) per chunk: bounds memory whatever the run's length."""
@@ -50,6 +51,7 @@ class World:
 
     epoch: Epoch
     plans: list[FlightPlan]
+    missiles: list[Missile]
     affiliation: dict[str, str]
     constellations: list[Constellation]
     unmodelled: list[str]
@@ -87,6 +89,7 @@ def build_world(loaded: LoadedScenario) -> World:
     s = loaded.scenario
     epoch = Epoch(s.epoch)
     plans: list[FlightPlan] = []
+    missiles: list[Missile] = []
     affiliation: dict[str, str] = {}
     unmodelled: list[str] = []
     for target in s.targets:
@@ -122,7 +125,7 @@ def build_world(loaded: LoadedScenario) -> World:
             )
         elif isinstance(c, TleConstellation):
             constellations.append(Constellation.from_tle_file(c.id, loaded.resolve(c.file)))
-    return World(epoch, plans, affiliation, constellations, unmodelled)
+    return World(epoch, plans, missiles, affiliation, constellations, unmodelled)
 
 
 def run(
@@ -139,7 +142,7 @@ def run(
     s = loaded.scenario
     world = build_world(loaded)
     times = time_grid(s)
-    objects = max(1, len(world.plans) + world.satellite_count)
+    objects = max(1, len(world.plans) + len(world.missiles) + world.satellite_count)
     chunk = max(1, _ROWS_PER_CHUNK // objects)
     failures: dict[str, str] = {}
     out = Path(out_dir)
@@ -152,7 +155,7 @@ def run(
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
-    kinds = Counter(p.kind for p in world.plans)
+    kinds = Counter([p.kind for p in world.plans] + [m.kind for m in world.missiles])
     for target in s.targets:
         if target.id in world.unmodelled:
             kinds[target.kind] += 1
@@ -171,10 +174,13 @@ def run(
     )
 
 
+def sample_truth(world: World, t_s: NDArray[np.float64]) -> TruthSamples:
+    """Every target of the world at times ``t_s``: flight plans first, then missiles."""
+    return TruthSamples.concatenate([sample_plans(world.plans, t_s), sample_missiles(world.missiles, t_s)])
+
+
 def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> None:
-    if not world.plans:
-        return
-    samples = sample_plans(world.plans, t_s)
+    samples = sample_truth(world, t_s)
     # Time-major rows: all targets at t0, then all at t1... (transpose to (T, N)).
     t_idx, n_idx = np.nonzero(samples.active.T)
     if t_idx.size == 0:
@@ -184,7 +190,7 @@ def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) 
     lat, lon, alt = ecef_to_geodetic(pos)
     ids = np.asarray(samples.target_ids, dtype=object)[n_idx]
     kinds = np.asarray(samples.kinds, dtype=object)[n_idx]
-    affiliations = np.array([world.affiliation[p.target_id] for p in world.plans], dtype=object)[n_idx]
+    affiliations = np.array([world.affiliation[i] for i in samples.target_ids], dtype=object)[n_idx]
     phases = np.asarray(PHASES, dtype=object)[samples.phase[n_idx, t_idx]]
     rec.write(
         "truth",
