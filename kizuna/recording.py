@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 __all__ = [
+    "DETECTION_SCHEMA",
     "FORMAT_VERSION",
     "SATELLITE_SCHEMA",
     "TRUTH_SCHEMA",
@@ -69,7 +70,27 @@ SATELLITE_SCHEMA = pa.schema(
 )
 """One row per satellite per sample time; a satellite SGP4 could not propagate has NaN positions."""
 
-_TABLES = {"truth": TRUTH_SCHEMA, "satellites": SATELLITE_SCHEMA}
+DETECTION_SCHEMA = pa.schema(
+    [
+        pa.field("detection_id", pa.int64()),
+        pa.field("time_s", pa.float64()),
+        pa.field("sensor_id", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("z", pa.list_(pa.float64(), 4)),
+        pa.field("cov", pa.list_(pa.float64(), 16)),
+        pa.field("sensor_x_m", pa.float64()),
+        pa.field("sensor_y_m", pa.float64()),
+        pa.field("sensor_z_m", pa.float64()),
+        pa.field("sensor_vx_m_per_s", pa.float64()),
+        pa.field("sensor_vy_m_per_s", pa.float64()),
+        pa.field("sensor_vz_m_per_s", pa.float64()),
+        pa.field("truth_target_id", pa.string()),
+    ]
+)
+"""One row per detection, time-ordered; layout in docs/formats.md. ``truth_target_id`` ("" for a
+false alarm) is for evaluation only: `kizuna.sensors.io.read_detections` never returns it."""
+
+_TABLES = {"truth": TRUTH_SCHEMA, "satellites": SATELLITE_SCHEMA, "detections": DETECTION_SCHEMA}
 
 
 class RecordingError(ValueError):
@@ -107,7 +128,13 @@ class RecordingWriter:
     def write(self, name: str, columns: dict[str, Any]) -> None:
         """Append rows to table `name`, given as equal-length columns in the table's schema."""
         schema = _TABLES[name]
-        batch = pa.record_batch([pa.array(columns[f.name], type=f.type) for f in schema], schema=schema)
+        arrays = [
+            columns[f.name]
+            if isinstance(columns[f.name], pa.Array)
+            else pa.array(columns[f.name], type=f.type)
+            for f in schema
+        ]
+        batch = pa.record_batch(arrays, schema=schema)
         table = self._tables.get(name)
         if table is None:
             writer = pq.ParquetWriter(

@@ -59,7 +59,13 @@ def test_same_scenario_and_seed_give_identical_files(tmp_path: Path) -> None:
     run(loaded(scenario), tmp_path / "a")
     run(loaded(scenario), tmp_path / "b")
     a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
-    assert set(a) == {"manifest.json", "satellites.parquet", "scenario.json", "truth.parquet"}
+    assert set(a) == {
+        "detections.parquet",
+        "manifest.json",
+        "satellites.parquet",
+        "scenario.json",
+        "truth.parquet",
+    }
     assert a == b
 
 
