@@ -15,5 +15,16 @@ from kizuna.sensors.detections import (
     DetectionBatch,
     DetectionLabels,
 )
+from kizuna.sensors.oth import OthRadar
+from kizuna.sensors.radar import SurfaceRadar
 
-__all__ = ["KIND_DIMS", "MEASUREMENT_KINDS", "Z_MAX", "DetectionBatch", "DetectionLabels", "Sensor"]
+__all__ = [
+    "KIND_DIMS",
+    "MEASUREMENT_KINDS",
+    "Z_MAX",
+    "DetectionBatch",
+    "DetectionLabels",
+    "OthRadar",
+    "Sensor",
+    "SurfaceRadar",
+]

@@ -70,6 +70,21 @@ class TruthSamples:
     def n_targets(self) -> int:
         return len(self.target_ids)
 
+    def take_times(self, indices: NDArray[np.intp]) -> TruthSamples:
+        """The same targets at a subset (or reordering) of the times, by index into ``t_s``."""
+        idx = np.asarray(indices, dtype=np.intp)
+        return TruthSamples(
+            target_ids=self.target_ids,
+            kinds=self.kinds,
+            t_s=self.t_s[idx],
+            pos_m=self.pos_m[:, idx],
+            vel_m_per_s=self.vel_m_per_s[:, idx],
+            active=self.active[:, idx],
+            phase=self.phase[:, idx],
+            ir_intensity_w_per_sr=self.ir_intensity_w_per_sr[:, idx],
+            rcs_m2=self.rcs_m2[:, idx],
+        )
+
     @staticmethod
     def concatenate(parts: Sequence[TruthSamples]) -> TruthSamples:
         """Stack batches of different targets sampled at the same times into one batch."""
