@@ -125,6 +125,14 @@ def run(
     for name, rows in summary.rows.items():
         table.add_row(f"rows in {name}.parquet", f"{rows:,}")
     console.print(table)
+    if summary.detections:
+        sensors = Table(title="detections per sensor")
+        sensors.add_column("sensor")
+        sensors.add_column("detections", justify="right")
+        sensors.add_column("false alarms", justify="right")
+        for sensor_id, (n, false) in summary.detections.items():
+            sensors.add_row(sensor_id, f"{n:,}", f"{false:,}")
+        console.print(sensors)
     if summary.unmodelled:
         console.print(
             f"[yellow]note:[/] {len(summary.unmodelled)} ballistic/glide targets have no flight model yet "
@@ -138,6 +146,59 @@ def run(
     console.print(f"[green]wrote[/] {summary.out_dir}/ in {summary.elapsed_s:.1f} s:", highlight=False)
     for path in summary.files:
         console.print(f"  {path}  ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+@app.command()
+def coverage(
+    scenario: ScenarioPath,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for coverage.parquet/.json/.png.")] = Path(
+        "out/coverage"
+    ),
+    altitude_km: Annotated[
+        float, typer.Option(help="Target altitude the coverage is computed for, km.")
+    ] = 40.0,
+    grid_deg: Annotated[float, typer.Option(help="Grid spacing, degrees.")] = 0.5,
+    duration_s: Annotated[
+        float | None,
+        typer.Option(help="Time span, seconds (default: the scenario's; use 7200+ for orbit statistics)."),
+    ] = None,
+    step_s: Annotated[float, typer.Option(help="Time step, seconds.")] = 30.0,
+) -> None:
+    """Coverage of the scenario's region by the LEO infrared layer (≥1 and ≥2 satellites) and by radars.
+
+    Example: kizuna coverage examples/indo-pacific.toml --altitude-km 40 --duration-s 7200 --out out/coverage
+    """
+    from kizuna.sensors.coverage import write_coverage
+
+    loaded = _load(scenario)
+    try:
+        with console.status("computing coverage"):
+            result = write_coverage(
+                loaded, out, altitude_km * 1e3, grid_step_deg=grid_deg, duration_s=duration_s, step_s=step_s
+            )
+    except ValueError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    summary = result.summary
+    table = Table(title=f"coverage at {altitude_km:g} km, {summary['time']['duration_s']:g} s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "area seen by ≥2 satellites ≥95 % of the time", f"{summary['area_fraction_2sat_at_goal']:.1%}"
+    )
+    table.add_row("area-mean time seen by ≥1 satellite", f"{summary['area_mean_frac_1sat']:.1%}")
+    table.add_row("area-mean time seen by a radar", f"{summary['area_mean_frac_radar']:.1%}")
+    for n in ("1sat", "2sat"):
+        gap = summary[f"longest_gap_{n}"]
+        if gap is not None:
+            where = f"{gap['lat_deg']:.1f}°N {gap['lon_deg']:.1f}°E"
+            table.add_row(f"longest gap without ≥{n[0]} satellite", f"{gap['s'] / 60:.1f} min at {where}")
+    revisit = summary["mean_revisit_1sat_s"]
+    if revisit is not None:
+        table.add_row("mean gap without a satellite", f"{revisit:.0f} s")
+    console.print(table)
+    for name in ("coverage.parquet", "coverage.json", "coverage.png"):
+        console.print(f"[green]wrote[/] {out / name}", highlight=False)
 
 
 @app.command("plot-truth")

@@ -21,6 +21,7 @@ from kizuna import __version__
 from kizuna.constants import DEG
 from kizuna.frames import ecef_to_geodetic
 from kizuna.orbits import Constellation
+from kizuna.orbits.build import constellation_from_scenario
 from kizuna.recording import RecordingWriter, position_columns
 from kizuna.rng import stream
 from kizuna.scenario import LoadedScenario
@@ -28,9 +29,10 @@ from kizuna.scenario.schema import (
     Aircraft,
     CruiseMissile,
     Scenario,
-    TleConstellation,
-    WalkerConstellation,
 )
+from kizuna.sensors import DetectionBatch, DetectionLabels, Sensor
+from kizuna.sensors.build import sensors_from_scenario
+from kizuna.sensors.io import detection_columns
 from kizuna.timebase import Epoch
 from kizuna.truth import FlightPlan, TruthSamples, generate_civil_traffic, sample_plans
 from kizuna.truth.build import flight_plan
@@ -55,6 +57,7 @@ class World:
     affiliation: dict[str, str]
     constellations: list[Constellation]
     unmodelled: list[str]
+    sensors: list[Sensor] = field(default_factory=list)
 
     @property
     def satellite_count(self) -> int:
@@ -74,6 +77,7 @@ class RunSummary:
     rows: dict[str, int]
     files: list[Path]
     unmodelled: list[str] = field(default_factory=list)
+    detections: dict[str, tuple[int, int]] = field(default_factory=dict)
     satellite_failures: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
@@ -108,24 +112,10 @@ def build_world(loaded: LoadedScenario) -> World:
         )
         plans.extend(civil)
         affiliation.update({p.target_id: "neutral" for p in civil})
-    constellations: list[Constellation] = []
-    for c in s.constellations:
-        if isinstance(c, WalkerConstellation):
-            constellations.append(
-                Constellation.from_walker(
-                    c.id,
-                    total=c.total,
-                    planes=c.planes,
-                    phasing=c.phasing,
-                    altitude_m=c.altitude_km * 1e3,
-                    inclination_rad=c.inclination_deg * DEG,
-                    epoch=epoch,
-                    raan0_rad=c.raan0_deg * DEG,
-                )
-            )
-        elif isinstance(c, TleConstellation):
-            constellations.append(Constellation.from_tle_file(c.id, loaded.resolve(c.file)))
-    return World(epoch, plans, missiles, affiliation, constellations, unmodelled)
+    constellations = [constellation_from_scenario(c, epoch, loaded.resolve) for c in s.constellations]
+    by_id = {c.name: c for c in constellations}
+    sensors = sensors_from_scenario(s, by_id, epoch)
+    return World(epoch, plans, missiles, affiliation, constellations, unmodelled, sensors)
 
 
 def run(
@@ -145,13 +135,18 @@ def run(
     objects = max(1, len(world.plans) + len(world.missiles) + world.satellite_count)
     chunk = max(1, _ROWS_PER_CHUNK // objects)
     failures: dict[str, str] = {}
+    detecting = _Detecting(world, s.seed)
     out = Path(out_dir)
     with RecordingWriter(out) as rec:
         rec.write_json("scenario.json", _resolved(loaded, world))
         for first in range(0, len(times), chunk):
             t_s = times[first : first + chunk]
+            # Sensors look in [this chunk's first step, the next chunk's first step); the last
+            # window closes just after the scenario's end so a look at the end time counts.
+            t_end = times[first + chunk] if first + chunk < len(times) else s.duration_s + 1e-9
             _record_truth(rec, world, t_s)
             failures.update(_record_satellites(rec, world, t_s))
+            detecting.record(rec, float(t_s[0]), float(t_end))
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
@@ -166,9 +161,10 @@ def run(
         duration_s=s.duration_s,
         targets_by_kind=dict(sorted(kinds.items())),
         satellites=world.satellite_count,
-        rows={"truth": rows.get("truth", 0), "satellites": rows.get("satellites", 0)},
+        rows={name: rows.get(name, 0) for name in ("truth", "satellites", "detections")},
         files=sorted(p for p in out.iterdir() if p.is_file()),
         unmodelled=world.unmodelled,
+        detections=dict(detecting.counts),
         satellite_failures=failures,
         elapsed_s=time.perf_counter() - started,
     )
@@ -205,6 +201,44 @@ def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) 
             "rcs_m2": samples.rcs_m2[n_idx, t_idx],
         },
     )
+
+
+class _Detecting:
+    """Runs every sensor over successive time windows and records what they detect.
+
+    Each sensor draws from its own stream (``rng.stream(seed, "sensor:<id>")``), and detection ids
+    run on across windows, so the result does not depend on how the run is chunked.
+    """
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.rngs = {x.sensor_id: stream(seed, f"sensor:{x.sensor_id}") for x in world.sensors}
+        self.next_id = 0
+        self.counts: dict[str, tuple[int, int]] = {x.sensor_id: (0, 0) for x in world.sensors}
+
+    def record(self, rec: RecordingWriter, t0_s: float, t1_s: float) -> None:
+        looks = {x.sensor_id: x.look_times(t0_s, t1_s) for x in self.world.sensors}
+        if not any(len(v) for v in looks.values()):
+            return
+        union = np.unique(np.concatenate(list(looks.values())))
+        truth = sample_truth(self.world, union)  # once for all sensors
+        batches: list[DetectionBatch] = []
+        labels: list[DetectionLabels] = []
+        for sensor in self.world.sensors:
+            times = looks[sensor.sensor_id]
+            if len(times) == 0:
+                continue
+            batch, label = sensor.observe(
+                truth.take_times(np.searchsorted(union, times)), self.next_id, self.rngs[sensor.sensor_id]
+            )
+            self.next_id += len(batch)
+            n, false = self.counts[sensor.sensor_id]
+            self.counts[sensor.sensor_id] = (n + len(batch), false + int(label.is_false_alarm.sum()))
+            batches.append(batch)
+            labels.append(label)
+        joined = DetectionBatch.concatenate(batches)
+        if len(joined):
+            rec.write("detections", detection_columns(joined, DetectionLabels.concatenate(labels)))
 
 
 def _record_satellites(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from kizuna.recording import (
     read_table,
 )
 from kizuna.scenario import LoadedScenario, parse_scenario
+from kizuna.sensors.io import read_detection_labels, read_detections
 from kizuna.simulation import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,6 +179,20 @@ def test_recording_reader_explains_what_is_wrong(tmp_path: Path) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(RecordingError, match="re-run"):
         read_manifest(folder)
+
+
+def test_run_writes_detections_from_every_sensor(tmp_path: Path) -> None:
+    summary = run(loaded(small_scenario(tmp_path)), tmp_path / "rec")
+    detections = read_detections(tmp_path / "rec" / "detections.parquet")
+    labels = read_detection_labels(tmp_path / "rec" / "detections.parquet")
+    assert len(detections) == summary.rows["detections"] > 0
+    assert np.all(np.diff(detections.time_s) >= 0)  # time-ordered, as a node would receive them
+    assert len(np.unique(detections.detection_id)) == len(detections)
+    layers = {str(s).split("/")[0] for s in detections.sensor_id}
+    assert {"JPN-shimokoshiki", "USA-guam", "USA-leo-ir"} <= layers
+    n_false = int(labels.is_false_alarm.sum())
+    assert n_false == sum(false for _, false in summary.detections.values())
+    assert sum(n for n, _ in summary.detections.values()) == len(detections)
 
 
 def test_plot_truth_writes_one_png_per_kind(tmp_path: Path) -> None:
