@@ -35,7 +35,7 @@ from kizuna.sensors.build import sensors_from_scenario
 from kizuna.sensors.io import detection_columns
 from kizuna.timebase import Epoch
 from kizuna.truth import FlightPlan, TruthSamples, generate_civil_traffic, sample_plans
-from kizuna.truth.build import flight_plan
+from kizuna.truth.build import flight_plan, missile
 from kizuna.truth.missiles import Missile, sample_missiles
 from kizuna.truth.signatures import PHASES
 
@@ -43,8 +43,6 @@ __all__ = ["RunSummary", "World", "build_world", "run", "sample_truth", "time_gr
 
 _ROWS_PER_CHUNK = 400_000
 """Target rows (objects x steps) per chunk: bounds memory whatever the run's length."""
-
-_NOT_YET_MODELLED = {"ballistic_missile", "glide_vehicle"}
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,13 @@ def build_world(loaded: LoadedScenario) -> World:
         if isinstance(target, Aircraft | CruiseMissile):
             plans.append(flight_plan(target))
             affiliation[target.id] = target.affiliation
-        elif target.kind in _NOT_YET_MODELLED:
-            unmodelled.append(target.id)
+        else:
+            flown = missile(target)
+            if flown is None:
+                unmodelled.append(target.id)
+            else:
+                missiles.append(flown)
+                affiliation[target.id] = target.affiliation
     if s.civil_traffic is not None and s.civil_traffic.count > 0:
         civil = generate_civil_traffic(
             airports=[(a.code, a.lat_deg * DEG, a.lon_deg * DEG) for a in s.civil_traffic.airports],

@@ -280,7 +280,11 @@ class CruiseMissile(_WaypointTarget):
 
 
 class BallisticMissile(_Table):
-    """A ballistic missile from a launch point to an aim point (flight physics: issue 3, not yet built)."""
+    """A ballistic missile from a launch point to an aim point, steered to land on it (docs/truth.md).
+
+    Range classes (generic vehicles): short 150–1,000 km (one stage), medium 600–3,000 km and
+    intermediate 750–5,500 km (two stages).
+    """
 
     kind: Literal["ballistic_missile"] = Field(description="`ballistic_missile`.")
     id: Id = Field(description="Unique target id.")

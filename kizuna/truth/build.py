@@ -8,13 +8,17 @@ layer) and the truth models; nothing in `kizuna.truth` imports this module.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from kizuna.constants import DEG
-from kizuna.scenario.schema import Aircraft, CruiseMissile, Target
+from kizuna.scenario.schema import Aircraft, BallisticMissile, CruiseMissile, GlideVehicle, Target
+from kizuna.truth.ballistic import fly_ballistic
+from kizuna.truth.missiles import Missile
 from kizuna.truth.waypoints import FlightPlan, with_cruise_terminal
 
-__all__ = ["flight_plan", "target_problem"]
+__all__ = ["flight_plan", "missile", "target_problem"]
 
 
 def flight_plan(target: Aircraft | CruiseMissile) -> FlightPlan:
@@ -53,11 +57,36 @@ def flight_plan(target: Aircraft | CruiseMissile) -> FlightPlan:
     )
 
 
+@lru_cache(maxsize=1024)
+def missile(target: BallisticMissile | GlideVehicle) -> Missile | None:
+    """The flown missile of a scenario target (solved once per target and process, then cached).
+
+    Raises ValueError when the missile cannot fly what is asked (aim out of its class's range, a
+    loft it cannot meet...). Returns None for a kind whose flight model is not built yet.
+    """
+    if isinstance(target, BallisticMissile):
+        return fly_ballistic(
+            target.id,
+            target.launch.lat_deg * DEG,
+            target.launch.lon_deg * DEG,
+            target.aim.lat_deg * DEG,
+            target.aim.lon_deg * DEG,
+            target.range_class,
+            target.loft_deg * DEG,
+            target.launch_s,
+            launch_alt_m=target.launch.alt_m,
+            aim_alt_m=target.aim.alt_m,
+        )
+    return None
+
+
 def target_problem(target: Target) -> str | None:
     """Why this scenario target cannot be turned into a truth model, or None if it can."""
     try:
         if isinstance(target, Aircraft | CruiseMissile):
             flight_plan(target)
+        else:
+            missile(target)
     except ValueError as exc:
         return str(exc)
     return None
