@@ -1,13 +1,14 @@
 """Target motion ("truth"): where every target is, and how fast it moves, at requested times.
 
 Owns the trajectories of everything sensors look at: aircraft and cruise missiles flying
-waypoints (`waypoints`), civil air traffic built from airports and airways (`traffic`); ballistic
-missiles (`ballistic`, on the `flight` model) and glide vehicles join them. Every model answers the same question the same way:
-given times ``t_s (T,)`` it returns a `TruthSamples` batch, ``pos_m``/``vel_m_per_s`` ``(N, T, 3)``
-ECEF and ``active (N, T)``; batches of different models join with `TruthSamples.concatenate`.
+waypoints (`waypoints`), civil air traffic (`traffic`), ballistic missiles (`ballistic`) and glide
+vehicles (`glide`) flown on the 3-DOF point-mass model (`flight`, `atmosphere`), and the
+signatures sensors use (`signatures`). Every model answers the same question the same way: given
+times ``t_s (T,)`` it returns a `TruthSamples` batch (``pos_m``/``vel_m_per_s`` ``(N, T, 3)`` ECEF,
+``active``, ``phase`` and signatures ``(N, T)``); batches join with `TruthSamples.concatenate`.
 
-May import `kizuna.constants` and `kizuna.frames` only (NumPy aside): truth knows nothing of sensors,
-tracking or the network.
+May import `kizuna.constants`, `kizuna.frames` and `ambiance`; `build` alone also reads the scenario
+schema, to turn scenario entries into models. Truth knows nothing of sensors, tracking or the network.
 """
 
 from kizuna.truth.ballistic import RANGE_CLASSES, BallisticShot, fly_ballistic, solve_ballistic
