@@ -195,3 +195,30 @@ def test_region_derived_from_contents_crosses_the_antimeridian() -> None:
 def test_reference_doc_is_generated_from_the_schema() -> None:
     committed = (ROOT / "docs" / "scenario-reference.md").read_text(encoding="utf-8")
     assert committed == render_reference(), "run: kizuna schema-doc --out docs/scenario-reference.md"
+
+
+def test_impossible_sensor_parameters_are_scenario_errors(tmp_path: Path) -> None:
+    data = example_data()
+    data["sensors"][0]["sigma_range_m"] = -50.0  # negative sigma
+    data["sensors"][1]["elevation_max_deg"] = 95.0  # beyond the zenith
+    data["sensors"][5]["field_of_regard_deg"] = 200.0  # a cone wider than a hemisphere
+    data["sensors"][6]["sigma_azimuth_deg"] = 0.0  # a perfect sensor does not exist
+    bad_tle = tmp_path / "bad.tle"
+    bad_tle.write_text(
+        "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927\n", encoding="utf-8"
+    )
+    data["constellations"].append({"kind": "tle", "id": "bad", "nation": "JPN", "file": "bad.tle"})
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data, source="t.toml", base_dir=tmp_path)
+    found = {p.path: p.message for p in info.value.problems}
+    assert "greater than 0" in found["sensors[0].sigma_range_m"]
+    assert "less than or equal to 90" in found["sensors[1].elevation_max_deg"]
+    assert "less than or equal to 180" in found["sensors[5].field_of_regard_deg"]
+    assert "greater than 0" in found["sensors[6].sigma_azimuth_deg"]
+    assert len(found) == 4  # schema errors come first; the TLE file is checked once they are fixed
+    del data["sensors"]
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data, source="t.toml", base_dir=tmp_path)
+    assert any(
+        p.path == "constellations[1].file" and "does not parse" in p.message for p in info.value.problems
+    )
