@@ -133,12 +133,6 @@ def run(
         for sensor_id, (n, false) in summary.detections.items():
             sensors.add_row(sensor_id, f"{n:,}", f"{false:,}")
         console.print(sensors)
-    if summary.unmodelled:
-        console.print(
-            f"[yellow]note:[/] {len(summary.unmodelled)} ballistic/glide targets have no flight model yet "
-            f"and are not in truth.parquet: {', '.join(summary.unmodelled)}",
-            highlight=False,
-        )
     for sat, reason in summary.satellite_failures.items():
         console.print(
             f"[yellow]warning:[/] satellite {sat}: {reason} (NaN rows from then on)", highlight=False

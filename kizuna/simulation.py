@@ -54,8 +54,7 @@ class World:
     missiles: list[Missile]
     affiliation: dict[str, str]
     constellations: list[Constellation]
-    unmodelled: list[str]
-    sensors: list[Sensor] = field(default_factory=list)
+    sensors: list[Sensor]
 
     @property
     def satellite_count(self) -> int:
@@ -74,7 +73,6 @@ class RunSummary:
     satellites: int
     rows: dict[str, int]
     files: list[Path]
-    unmodelled: list[str] = field(default_factory=list)
     detections: dict[str, tuple[int, int]] = field(default_factory=dict)
     satellite_failures: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
@@ -93,18 +91,13 @@ def build_world(loaded: LoadedScenario) -> World:
     plans: list[FlightPlan] = []
     missiles: list[Missile] = []
     affiliation: dict[str, str] = {}
-    unmodelled: list[str] = []
     for target in s.targets:
         if isinstance(target, Aircraft | CruiseMissile):
             plans.append(flight_plan(target))
             affiliation[target.id] = target.affiliation
         else:
-            flown = missile(target)
-            if flown is None:
-                unmodelled.append(target.id)
-            else:
-                missiles.append(flown)
-                affiliation[target.id] = target.affiliation
+            missiles.append(missile(target))
+            affiliation[target.id] = target.affiliation
     if s.civil_traffic is not None and s.civil_traffic.count > 0:
         civil = generate_civil_traffic(
             airports=[(a.code, a.lat_deg * DEG, a.lon_deg * DEG) for a in s.civil_traffic.airports],
@@ -118,7 +111,7 @@ def build_world(loaded: LoadedScenario) -> World:
     constellations = [constellation_from_scenario(c, epoch, loaded.resolve) for c in s.constellations]
     by_id = {c.name: c for c in constellations}
     sensors = sensors_from_scenario(s, by_id, epoch)
-    return World(epoch, plans, missiles, affiliation, constellations, unmodelled, sensors)
+    return World(epoch, plans, missiles, affiliation, constellations, sensors)
 
 
 def run(
@@ -154,9 +147,6 @@ def run(
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
     kinds = Counter([p.kind for p in world.plans] + [m.kind for m in world.missiles])
-    for target in s.targets:
-        if target.id in world.unmodelled:
-            kinds[target.kind] += 1
     return RunSummary(
         scenario=s.name,
         out_dir=out,
@@ -166,7 +156,6 @@ def run(
         satellites=world.satellite_count,
         rows={name: rows.get(name, 0) for name in ("truth", "satellites", "detections")},
         files=sorted(p for p in out.iterdir() if p.is_file()),
-        unmodelled=world.unmodelled,
         detections=dict(detecting.counts),
         satellite_failures=failures,
         elapsed_s=time.perf_counter() - started,
@@ -276,6 +265,5 @@ def _resolved(loaded: LoadedScenario, world: World) -> dict[str, Any]:
             "steps": len(time_grid(loaded.scenario)),
             "flight_plans": len(world.plans),
             "satellites": {c.name: list(c.satellite_ids) for c in world.constellations},
-            "targets_without_flight_model": world.unmodelled,
         },
     }

@@ -304,14 +304,24 @@ class BallisticMissile(_Table):
 class GlideManoeuvre(_Table):
     """How a glide vehicle manoeuvres during its glide."""
 
-    kind: Literal["straight", "s_weave", "dog_leg", "skip"] = Field("straight", description="Manoeuvre type.")
-    period_s: Positive = Field(120.0, description="S-weave: time between bank reversals, seconds.")
-    bank_deg: float = Field(30.0, ge=0.0, lt=90.0, description="Bank angle during manoeuvres, degrees.")
-    cross_range_m: NonNegative = Field(0.0, description="Dog-leg: lateral offset to fly, metres.")
+    kind: Literal["straight", "s_weave", "dog_leg", "skip"] = Field(
+        "straight",
+        description="`straight` (guidance only), `s_weave` (bank reversals), `dog_leg` (lateral excursion "
+        "and back), `skip` (a dip and pull-up).",
+    )
+    period_s: Positive = Field(
+        120.0,
+        description="S-weave: time between bank reversals; skip: a push-over of period/4 then a pull-up of "
+        "period/2; seconds.",
+    )
+    bank_deg: float = Field(30.0, ge=0.0, le=85.0, description="S-weave bank angle, degrees.")
+    cross_range_m: float = Field(
+        0.0, ge=-1_000_000.0, le=1_000_000.0, description="Dog-leg lateral offset, metres: + right, − left."
+    )
 
 
 class GlideVehicle(_Table):
-    """A boost-glide vehicle (flight physics: issue 3, not yet built)."""
+    """A boost-glide vehicle: a two-stage booster releases a glider that glides to the aim (docs/truth.md)."""
 
     kind: Literal["glide_vehicle"] = Field(description="`glide_vehicle`.")
     id: Id = Field(description="Unique target id.")
@@ -320,10 +330,10 @@ class GlideVehicle(_Table):
     aim: GeoPoint = Field(description="Aim point.")
     launch_s: NonNegative = Field(description="Launch time, seconds after the epoch.")
     glide_entry_alt_m: float = Field(
-        60_000.0, ge=20_000.0, le=120_000.0, description="Altitude at glide entry, metres."
+        60_000.0, ge=30_000.0, le=80_000.0, description="Altitude at glide entry (release), metres."
     )
     glide_entry_speed_m_per_s: float = Field(
-        5_000.0, ge=1_000.0, le=8_000.0, description="Speed at glide entry, m/s."
+        5_000.0, ge=2_500.0, le=7_000.0, description="Speed at glide entry, m/s."
     )
     manoeuvre: GlideManoeuvre = Field(default_factory=GlideManoeuvre, description="Glide manoeuvre.")
 

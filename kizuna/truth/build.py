@@ -15,6 +15,7 @@ import numpy as np
 from kizuna.constants import DEG
 from kizuna.scenario.schema import Aircraft, BallisticMissile, CruiseMissile, GlideVehicle, Target
 from kizuna.truth.ballistic import fly_ballistic
+from kizuna.truth.glide import Manoeuvre, fly_glide
 from kizuna.truth.missiles import Missile
 from kizuna.truth.waypoints import FlightPlan, with_cruise_terminal
 
@@ -58,11 +59,11 @@ def flight_plan(target: Aircraft | CruiseMissile) -> FlightPlan:
 
 
 @lru_cache(maxsize=1024)
-def missile(target: BallisticMissile | GlideVehicle) -> Missile | None:
+def missile(target: BallisticMissile | GlideVehicle) -> Missile:
     """The flown missile of a scenario target (solved once per target and process, then cached).
 
     Raises ValueError when the missile cannot fly what is asked (aim out of its class's range, a
-    loft it cannot meet...). Returns None for a kind whose flight model is not built yet.
+    loft it cannot meet, a glide that lands short or a manoeuvre that brings it down early).
     """
     if isinstance(target, BallisticMissile):
         return fly_ballistic(
@@ -77,7 +78,24 @@ def missile(target: BallisticMissile | GlideVehicle) -> Missile | None:
             launch_alt_m=target.launch.alt_m,
             aim_alt_m=target.aim.alt_m,
         )
-    return None
+    return fly_glide(
+        target.id,
+        target.launch.lat_deg * DEG,
+        target.launch.lon_deg * DEG,
+        target.aim.lat_deg * DEG,
+        target.aim.lon_deg * DEG,
+        launch_s=target.launch_s,
+        launch_alt_m=target.launch.alt_m,
+        aim_alt_m=target.aim.alt_m,
+        glide_entry_alt_m=target.glide_entry_alt_m,
+        glide_entry_speed_m_per_s=target.glide_entry_speed_m_per_s,
+        manoeuvre=Manoeuvre(
+            kind=target.manoeuvre.kind,
+            period_s=target.manoeuvre.period_s,
+            bank_rad=target.manoeuvre.bank_deg * DEG,
+            cross_range_m=target.manoeuvre.cross_range_m,
+        ),
+    )
 
 
 def target_problem(target: Target) -> str | None:
