@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from kizuna.constants import (
     DAYS_PER_JULIAN_CENTURY,
     JD_J2000,
+    MEAN_EARTH_RADIUS_M,
     SECONDS_PER_DAY,
     WGS84_A_M,
     WGS84_B_M,
@@ -43,7 +44,9 @@ __all__ = [
     "enu_vector_to_ecef",
     "geodetic_to_ecef",
     "gmst82_rad",
+    "great_circle_distance_m",
     "teme_to_ecef",
+    "unit_vector",
 ]
 
 Array = NDArray[np.float64]
@@ -107,6 +110,27 @@ def ecef_to_geodetic(pos_m: ArrayLike) -> tuple[Array, Array, Array]:
     sin_lat = np.sin(lat)
     alt = p * np.cos(lat) + z * sin_lat - WGS84_A_M * np.sqrt(1.0 - WGS84_E2 * sin_lat**2)
     return lat, lon, alt
+
+
+def unit_vector(lat_rad: ArrayLike, lon_rad: ArrayLike) -> Array:
+    """Unit vectors ``(..., 3)`` (cos φ cos λ, cos φ sin λ, sin φ): the ellipsoid normal ("up") when φ is
+    geodetic, the point on the unit sphere when φ is spherical."""
+    lat, lon = _as_float(lat_rad), _as_float(lon_rad)
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
+
+
+def great_circle_distance_m(
+    lat1_rad: ArrayLike,
+    lon1_rad: ArrayLike,
+    lat2_rad: ArrayLike,
+    lon2_rad: ArrayLike,
+    radius_m: float = MEAN_EARTH_RADIUS_M,
+) -> Array:
+    """Great-circle distance on a sphere by the haversine formula (Sinnott 1984), latitudes taken as
+    spherical: within 0.5 % of the WGS-84 geodesic, for ranges quoted to a few hundred metres."""
+    lat1, lon1, lat2, lon2 = (_as_float(a) for a in (lat1_rad, lon1_rad, lat2_rad, lon2_rad))
+    h = np.sin((lat2 - lat1) / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
+    return 2.0 * radius_m * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
 
 
 # --- ECEF <-> local ENU ------------------------------------------------------------------------

@@ -578,3 +578,28 @@ def test_shapes_teme_and_gmst():
         # A date per element, shape (T, N), works too.
         r4, _ = frames.teme_to_ecef(r_m, v_m_per_s, np.broadcast_to(jd, (T, N)), np.broadcast_to(fr, (T, N)))
         assert r4.shape == (T, N, 3)
+
+
+def test_unit_vector_is_the_ellipsoid_normal() -> None:
+    # ENU's up row (frames.enu_rotation) is the geodetic normal; unit_vector must equal it.
+    rng = np.random.default_rng(11)
+    lat, lon = rng.uniform(-np.pi / 2, np.pi / 2, 1000), rng.uniform(-np.pi, np.pi, 1000)
+    np.testing.assert_allclose(
+        frames.unit_vector(lat, lon), frames.enu_rotation(lat, lon)[:, 2, :], atol=1e-15
+    )
+
+
+def test_great_circle_distance_against_vincenty() -> None:
+    # pymap3d's Vincenty geodesic on WGS-84 is the reference; the sphere of mean radius differs by
+    # at most ~0.5 % (flattening f = 1/298 spread over the path).
+    from pymap3d.vincenty import vdist
+
+    rng = np.random.default_rng(12)
+    lat1, lat2 = rng.uniform(-80, 80, (2, 300))
+    lon1, lon2 = rng.uniform(-180, 180, (2, 300))
+    ours = frames.great_circle_distance_m(
+        np.radians(lat1), np.radians(lon1), np.radians(lat2), np.radians(lon2)
+    )
+    ref = np.array([vdist(a, b, c, d)[0] for a, b, c, d in zip(lat1, lon1, lat2, lon2, strict=True)])
+    np.testing.assert_allclose(ours, ref, rtol=0.006)
+    assert frames.great_circle_distance_m(0.0, 0.0, 0.0, np.pi / 2) == pytest.approx(np.pi / 2 * 6_371_008.8)

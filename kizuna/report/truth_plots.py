@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from kizuna.constants import MEAN_EARTH_RADIUS_M
+from kizuna.frames import great_circle_distance_m
 from kizuna.recording import read_table
 
 __all__ = ["plot_truth"]
@@ -34,10 +34,9 @@ _MAX_TARGETS_PER_PLOT = 12
 
 
 def _down_range_m(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
-    """Great-circle distance from the first point (haversine on the mean-radius sphere)."""
+    """Great-circle distance from the first point."""
     lat, lon = np.radians(lat_deg), np.radians(lon_deg)
-    h = np.sin((lat - lat[0]) / 2) ** 2 + np.cos(lat[0]) * np.cos(lat) * np.sin((lon - lon[0]) / 2) ** 2
-    return 2.0 * MEAN_EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    return great_circle_distance_m(lat[0], lon[0], lat, lon)
 
 
 def plot_truth(recording: str | Path, out_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:

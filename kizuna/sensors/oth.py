@@ -78,7 +78,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kizuna.constants import DEG, WGS84_A_M, WGS84_E2, WGS84_F
-from kizuna.frames import ecef_to_enu, ecef_to_geodetic, ecef_vector_to_enu, enu_to_aer, geodetic_to_ecef
+from kizuna.frames import (
+    ecef_to_enu,
+    ecef_to_geodetic,
+    ecef_vector_to_enu,
+    enu_to_aer,
+    geodetic_to_ecef,
+    unit_vector,
+)
 from kizuna.sensors.detections import MEASUREMENT_KINDS, DetectionBatch, DetectionLabels
 from kizuna.sensors.radar import (
     FALSE_ALARM_RANGE_RATE_MAX_M_PER_S,
@@ -118,12 +125,6 @@ to this distance (it degrades towards antipodal points)."""
 _KIND_OTH = np.int8(MEASUREMENT_KINDS.index("oth"))
 
 
-def _unit_sphere(lat_rad: Array, lon_rad: Array) -> Array:
-    return np.stack(
-        [np.cos(lat_rad) * np.cos(lon_rad), np.cos(lat_rad) * np.sin(lon_rad), np.sin(lat_rad)], -1
-    )
-
-
 def ground_range_m(
     lat1_rad: ArrayLike, lon1_rad: ArrayLike, lat2_rad: ArrayLike, lon2_rad: ArrayLike
 ) -> Array:
@@ -135,7 +136,7 @@ def ground_range_m(
     lat2, lon2 = np.asarray(lat2_rad, dtype=np.float64), np.asarray(lon2_rad, dtype=np.float64)
     beta1 = np.arctan2((1.0 - WGS84_F) * np.sin(lat1), np.cos(lat1))
     beta2 = np.arctan2((1.0 - WGS84_F) * np.sin(lat2), np.cos(lat2))
-    u1, u2 = _unit_sphere(beta1, lon1), _unit_sphere(beta2, lon2)
+    u1, u2 = unit_vector(beta1, lon1), unit_vector(beta2, lon2)
     u1, u2 = np.broadcast_arrays(u1, u2)
     sigma = np.arctan2(np.linalg.norm(np.cross(u1, u2), axis=-1), np.einsum("...i,...i->...", u1, u2))
     p, q = 0.5 * (beta1 + beta2), 0.5 * (beta2 - beta1)
@@ -324,8 +325,8 @@ class OthRadar:
         target, look, ground, az, alt, lat, lon = (a[vis] for a in (target, look, ground, az, alt, lat, lon))
         vel = truth.vel_m_per_s[target, look]
         # Aspect: velocity against the horizontal direction from the target towards the site.
-        up_target = _unit_sphere(lat, lon)
-        up_site = _unit_sphere(np.array(self.site_lat_rad), np.array(self.site_lon_rad))
+        up_target = unit_vector(lat, lon)
+        up_site = unit_vector(np.array(self.site_lat_rad), np.array(self.site_lon_rad))
         toward = up_site - np.einsum("ij,j->i", up_target, up_site)[:, None] * up_target
         norm = np.linalg.norm(toward, axis=-1, keepdims=True)
         toward = np.divide(toward, norm, out=np.zeros_like(toward), where=norm > 0.0)  # 0: at the site

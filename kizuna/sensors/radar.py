@@ -99,7 +99,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kizuna.constants import DEG, MEAN_EARTH_RADIUS_M, WGS84_A_M, WGS84_E2
-from kizuna.frames import ecef_to_geodetic, enu_rotation, enu_to_aer, geodetic_to_ecef
+from kizuna.frames import ecef_to_geodetic, enu_rotation, enu_to_aer, geodetic_to_ecef, unit_vector
 from kizuna.sensors.detections import MEASUREMENT_KINDS, Z_MAX, DetectionBatch, DetectionLabels
 from kizuna.truth import signatures
 from kizuna.truth.samples import TruthSamples
@@ -202,12 +202,6 @@ def horizon_angle_rad(height_m: ArrayLike, sphere_radius_m: ArrayLike) -> Array:
     h = np.maximum(np.asarray(height_m, dtype=np.float64), 0.0)
     rho = np.asarray(sphere_radius_m, dtype=np.float64)
     return np.arctan2(np.sqrt(h * (2.0 * rho + h)), rho)
-
-
-def _unit_sphere(lat_rad: ArrayLike, lon_rad: ArrayLike) -> Array:
-    """Unit vectors ``(..., 3)`` at (lat, lon): the geodetic normal when lat is geodetic."""
-    lat, lon = np.asarray(lat_rad, dtype=np.float64), np.asarray(lon_rad, dtype=np.float64)
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
 
 
 def _angle_between(u: Array, w: Array) -> Array:
@@ -377,7 +371,7 @@ class Platform:
             raise ValueError(f"{self.name}: speed must be ≥ 0 m/s; got {self.speed_m_per_s!r}")
         object.__setattr__(self, "lat_rad", lat)
         object.__setattr__(self, "lon_rad", lon)
-        u = _unit_sphere(lat, lon)
+        u = unit_vector(lat, lon)
         u0, u1 = u[:-1], u[1:]
         angle = _angle_between(u0, u1)
         for k in np.nonzero(angle > _MAX_LEG_RAD)[0]:
@@ -575,7 +569,7 @@ class SurfaceRadar:
             range_rate = np.einsum("ij,ij->i", los, vel_m_per_s - plat.vel_m_per_s[look]) / rng
         # 4/3-Earth horizon and apparent elevation on the effective sphere.
         tgt_lat, tgt_lon, tgt_alt = ecef_to_geodetic(pos_m)
-        theta_e = _angle_between(rot[:, 2, :], _unit_sphere(tgt_lat, tgt_lon)) / K_EFFECTIVE_EARTH
+        theta_e = _angle_between(rot[:, 2, :], unit_vector(tgt_lat, tgt_lon)) / K_EFFECTIVE_EARTH
         rho = K_EFFECTIVE_EARTH * normal_section_radius_m(site_lat, az)
         r2 = rho + tgt_alt
         apparent_el = np.arctan2(

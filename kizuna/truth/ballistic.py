@@ -98,8 +98,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from kizuna.constants import MEAN_EARTH_RADIUS_M, WGS84_GM_M3_PER_S2, WGS84_OMEGA_RAD_PER_S
-from kizuna.frames import ecef_to_geodetic, enu_rotation, geodetic_to_ecef
+from kizuna.constants import WGS84_GM_M3_PER_S2, WGS84_OMEGA_RAD_PER_S
+from kizuna.frames import ecef_to_geodetic, enu_rotation, geodetic_to_ecef, great_circle_distance_m
 from kizuna.truth.flight import (
     AeroTable,
     Coast,
@@ -377,11 +377,7 @@ def ground_range_m(lat1_rad: float, lon1_rad: float, lat2_rad: float, lon2_rad: 
     R = `MEAN_EARTH_RADIUS_M`, geodetic latitudes taken as spherical ones: within 0.5 % of the
     ellipsoidal geodesic, the precision of ranges quoted for missiles.
     """
-    h = (
-        math.sin(0.5 * (lat2_rad - lat1_rad)) ** 2
-        + math.cos(lat1_rad) * math.cos(lat2_rad) * math.sin(0.5 * (lon2_rad - lon1_rad)) ** 2
-    )
-    return 2.0 * MEAN_EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    return float(great_circle_distance_m(lat1_rad, lon1_rad, lat2_rad, lon2_rad))
 
 
 def min_energy_path_angle_rad(r1_m: Array, r2_m: Array) -> float:

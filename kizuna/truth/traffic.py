@@ -33,7 +33,8 @@ from typing import NamedTuple
 import numpy as np
 
 from kizuna.constants import DEG, MEAN_EARTH_RADIUS_M, NMI
-from kizuna.truth.waypoints import FlightPlan, _lat_lon, _unit_vectors
+from kizuna.frames import unit_vector
+from kizuna.truth.waypoints import FlightPlan, _lat_lon
 
 __all__ = [
     "CRUISE_ALT_BAND_M",
@@ -103,7 +104,7 @@ def generate_civil_traffic(
                     f"generate_civil_traffic: route {i} ({dep!r}, {arr!r}) names airport {code!r}, which is "
                     f"not in airports (known: {sorted(where)})."
                 )
-            ends[i, j] = _unit_vectors(*where[code])
+            ends[i, j] = unit_vector(*where[code])
     route_m = MEAN_EARTH_RADIUS_M * np.arctan2(
         np.linalg.norm(np.cross(ends[:, 0], ends[:, 1]), axis=-1),
         np.einsum("ij,ij->i", ends[:, 0], ends[:, 1]),

@@ -73,7 +73,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from kizuna.constants import DEG, MEAN_EARTH_RADIUS_M, STANDARD_GRAVITY_M_PER_S2, WGS84_A_M, WGS84_E2
-from kizuna.frames import geodetic_to_ecef
+from kizuna.frames import geodetic_to_ecef, unit_vector
 from kizuna.truth.samples import TruthSamples
 from kizuna.truth.signatures import ENGINE_INTENSITY_W_PER_SR, PHASES, nominal_rcs_m2
 
@@ -291,7 +291,7 @@ def with_cruise_terminal(
     """
     lat, lon = np.array(lat_rad, dtype=np.float64), np.array(lon_rad, dtype=np.float64)
     alt, speed = np.array(alt_m, dtype=np.float64), np.array(speed_m_per_s, dtype=np.float64)
-    u = _unit_vectors(lat[-2:], lon[-2:])
+    u = unit_vector(lat[-2:], lon[-2:])
     leg_rad = float(np.arccos(np.clip(np.dot(u[0], u[1]), -1.0, 1.0)))
     leg_m = leg_rad * MEAN_EARTH_RADIUS_M
     if mode == "sea_skim":
@@ -324,12 +324,6 @@ def _slerp(u0: Array, u1: Array, angle_rad: float, fraction: float) -> Array:
     return (np.sin((1.0 - fraction) * angle_rad) * u0 + np.sin(fraction * angle_rad) * u1) / np.sin(angle_rad)
 
 
-def _unit_vectors(lat_rad: ArrayLike, lon_rad: ArrayLike) -> Array:
-    """Points ``(..., 3)`` on the unit sphere at spherical latitude/longitude [rad]."""
-    lat, lon = np.asarray(lat_rad, dtype=np.float64), np.asarray(lon_rad, dtype=np.float64)
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=-1)
-
-
 def _lat_lon(u: Array) -> tuple[Array, Array]:
     """Spherical latitude/longitude [rad] of points ``(..., 3)`` on the unit sphere."""
     return np.arctan2(u[..., 2], np.hypot(u[..., 0], u[..., 1])), np.arctan2(u[..., 1], u[..., 0])
@@ -346,7 +340,7 @@ def _build_segments(plan: FlightPlan, who: str) -> _Segments:
     ..., leg K - 2. A waypoint flown straight through gets two empty turn halves.
     """
     radius_m = MEAN_EARTH_RADIUS_M
-    u = _unit_vectors(plan.lat_rad, plan.lon_rad)
+    u = unit_vector(plan.lat_rad, plan.lon_rad)
     pole = np.cross(u[:-1], u[1:])  # leg k's pole; it lies to the left of the direction of travel
     sin_leg = np.linalg.norm(pole, axis=1)
     leg_rad = np.arctan2(sin_leg, _rowdot(u[:-1], u[1:]))
