@@ -53,7 +53,8 @@ def _root(
 
 def _load(path: Path) -> LoadedScenario:
     try:
-        return load_scenario(path)
+        with console.status(f"checking {path} (missile trajectories are solved and flown here)"):
+            return load_scenario(path)
     except ScenarioError as exc:
         n = len(exc.problems)
         errors.print(
