@@ -140,9 +140,10 @@ def run(
             # Sensors look in [this chunk's first step, the next chunk's first step); the last
             # window closes just after the scenario's end so a look at the end time counts.
             t_end = times[first + chunk] if first + chunk < len(times) else s.duration_s + 1e-9
-            _record_truth(rec, world, t_s)
+            truth = sample_truth(world, t_s)
+            _record_truth(rec, truth, world.affiliation)
             failures.update(_record_satellites(rec, world, t_s))
-            detecting.record(rec, float(t_s[0]), float(t_end))
+            detecting.record(rec, float(t_s[0]), float(t_end), truth)
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
@@ -167,8 +168,8 @@ def sample_truth(world: World, t_s: NDArray[np.float64]) -> TruthSamples:
     return TruthSamples.concatenate([sample_plans(world.plans, t_s), sample_missiles(world.missiles, t_s)])
 
 
-def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> None:
-    samples = sample_truth(world, t_s)
+def _record_truth(rec: RecordingWriter, samples: TruthSamples, affiliation: dict[str, str]) -> None:
+    t_s = samples.t_s
     # Time-major rows: all targets at t0, then all at t1... (transpose to (T, N)).
     t_idx, n_idx = np.nonzero(samples.active.T)
     if t_idx.size == 0:
@@ -178,7 +179,7 @@ def _record_truth(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) 
     lat, lon, alt = ecef_to_geodetic(pos)
     ids = np.asarray(samples.target_ids, dtype=object)[n_idx]
     kinds = np.asarray(samples.kinds, dtype=object)[n_idx]
-    affiliations = np.array([world.affiliation[i] for i in samples.target_ids], dtype=object)[n_idx]
+    affiliations = np.array([affiliation[i] for i in samples.target_ids], dtype=object)[n_idx]
     phases = np.asarray(PHASES, dtype=object)[samples.phase[n_idx, t_idx]]
     rec.write(
         "truth",
@@ -208,12 +209,18 @@ class _Detecting:
         self.next_id = 0
         self.counts: dict[str, tuple[int, int]] = {x.sensor_id: (0, 0) for x in world.sensors}
 
-    def record(self, rec: RecordingWriter, t0_s: float, t1_s: float) -> None:
+    def record(self, rec: RecordingWriter, t0_s: float, t1_s: float, on_grid: TruthSamples) -> None:
+        """Detections of every sensor looking in [t0_s, t1_s); ``on_grid`` is the truth already
+        sampled at this window's steps, reused when every look falls on a step."""
         looks = {x.sensor_id: x.look_times(t0_s, t1_s) for x in self.world.sensors}
         if not any(len(v) for v in looks.values()):
             return
         union = np.unique(np.concatenate(list(looks.values())))
-        truth = sample_truth(self.world, union)  # once for all sensors
+        at = np.minimum(np.searchsorted(on_grid.t_s, union), len(on_grid.t_s) - 1)
+        if np.array_equal(on_grid.t_s[at], union):
+            truth = on_grid.take_times(at)  # every look on a step: no second sampling
+        else:
+            truth = sample_truth(self.world, union)  # once for all sensors
         batches: list[DetectionBatch] = []
         labels: list[DetectionLabels] = []
         for sensor in self.world.sensors:
