@@ -375,7 +375,7 @@ def test_file_line_numbers_count_only_newlines_and_bad_bytes_are_reported_on_the
     with pytest.raises(TleError) as info:
         read_tle_file(path)
     assert info.value.problems[0][0] == 9 and "non-ASCII" in info.value.problems[0][1]
-    assert info.value.problems[1][0] == 10 and "bad checksum" in info.value.problems[1][1]
+    assert info.value.problems[1][0] == 10 and "control characters" in info.value.problems[1][1]
     assert len(info.value.problems) == 2
 
 
@@ -429,3 +429,12 @@ def test_public_api():
     assert sorted(kizuna.orbits.__all__) == expected
     assert all(hasattr(kizuna.orbits, name) for name in expected)
     assert issubclass(TleError, ValueError)
+
+
+def test_a_control_character_in_a_tle_line_is_a_tle_error() -> None:
+    # Found by the mutation property test: a NUL in the classification column passed every column
+    # check and crashed sgp4's parser with "embedded null character".
+    line1 = "1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927"
+    line2 = "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537"
+    with pytest.raises(TleError, match="control characters"):
+        Constellation.from_tles("x", [line1.replace("U", "\x00", 1), line2])

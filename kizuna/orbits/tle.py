@@ -79,6 +79,8 @@ def _line_problem(line: str, kind: str) -> str | None:
     """Why data line `kind` ('1' or '2') is broken, or None. Reports the first fault found."""
     if not line.isascii():
         return f"contains non-ASCII characters: {line!r}"
+    if not line.isprintable():  # a NUL or other control character (the classification column included)
+        return f"contains control characters: {line!r}"
     if len(line) != TLE_LINE_LENGTH:
         hint = "truncated?" if len(line) < TLE_LINE_LENGTH else "extra characters at the end?"
         return f"has {len(line)} characters, a TLE line has {TLE_LINE_LENGTH} ({hint}): {line!r}"
