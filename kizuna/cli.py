@@ -238,6 +238,62 @@ def schema_doc(
         console.print(f"wrote {out}")
 
 
+@app.command()
+def track(
+    detections: Annotated[
+        Path,
+        typer.Argument(help="Detections file (a recording's detections.parquet).", show_default=False),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Tracks Parquet file to write.")] = Path(
+        "out/tracks.parquet"
+    ),
+    q: Annotated[
+        float, typer.Option("--q", help="Constant-velocity process noise PSD, m²/s³.")
+    ] = 10.0,
+    max_speed: Annotated[
+        float, typer.Option("--max-speed", help="Speed gate of two-point initiation, m/s.")
+    ] = 1_000.0,
+) -> None:
+    """Track a detections file: one row per live track per scan (GNN, EKF, M-of-N; see
+    kizuna/tracking/tracker.py).
+
+    Example: kizuna track out/demo/detections.parquet --out out/demo/tracks.parquet
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from kizuna.sensors.io import read_detections
+    from kizuna.tracking.models import ConstantVelocity
+    from kizuna.tracking.tracker import Tracker
+
+    try:
+        batch = read_detections(detections)
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        errors.print(
+            f"[bold red]error:[/] cannot read detections from {detections}: {exc} "
+            "(expected a detections.parquet written by `kizuna run`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2) from None
+    if not (q > 0 and max_speed > 0):
+        errors.print(f"[bold red]error:[/] --q and --max-speed must be positive, got {q} and {max_speed}")
+        raise typer.Exit(code=2)
+    tracker = Tracker(model=ConstantVelocity(q_m2_per_s3=q), max_speed_m_per_s=max_speed, record_history=True)
+    with console.status(f"tracking {len(batch):,} detections"):
+        tracker.step(batch)
+    columns = {k: v for k, v in tracker.history_columns().items() if k != "P"}
+    columns["status"] = columns["status"].astype(str)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), out, compression="zstd")
+    console.print(
+        f"{tracker.n_scans} scans ({tracker.late_scans} late, skipped), "
+        f"{tracker.n_confirmed} tracks confirmed, {len(tracker.table)} live at the end",
+        highlight=False,
+    )
+    console.print(f"[green]wrote[/] {out} ({len(columns['time_s']):,} rows)", highlight=False)
+
+
 def main() -> None:
     """Entry point of the `kizuna` console script."""
     app()
