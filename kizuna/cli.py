@@ -287,7 +287,7 @@ def track(
     out.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.table(columns), out, compression="zstd")
     console.print(
-        f"{tracker.n_scans} scans ({tracker.late_scans} late, skipped), "
+        f"{tracker.n_frames} frames ({tracker.late_rows_skipped} late rows skipped), "
         f"{tracker.n_confirmed} tracks confirmed, {len(tracker.table)} live at the end",
         highlight=False,
     )

@@ -121,12 +121,13 @@ def scenario(n_scans: int = 60, seed: int = 7) -> tuple[DetectionBatch, Detectio
     return batch, DetectionLabels(np.arange(next_id, dtype=np.int64), np.array(labels, dtype=object))
 
 
-def new_tracker() -> Tracker:
+def new_tracker(*, record_history: bool = True, reprocess_window_s: float = 30.0) -> Tracker:
     return Tracker(
         model=ConstantVelocity(q_m2_per_s3=1.0),
         association=AssociationParameters(),
         max_speed_m_per_s=1_000.0,
-        record_history=True,
+        record_history=record_history,
+        reprocess_window_s=reprocess_window_s,
     )
 
 
@@ -163,7 +164,7 @@ def test_scans_are_split_by_time_and_sensor() -> None:
 
 def test_every_target_is_held_by_one_confirmed_track(run: tuple[Tracker, pd.DataFrame, pd.DataFrame]) -> None:
     tracker, tracks, truth = run
-    assert tracker.n_scans == 120 and tracker.late_scans == 0
+    assert tracker.n_frames == 120 and tracker.late_frames_skipped == 0 and tracker.rewinds == 0
     held = tracks.assign(status=tracks["status"].replace({"coasting": "confirmed"}))
     late_truth = truth[truth["time_s"] >= WARM_UP_S]
     summary = custody(late_truth, held[held["time_s"] >= WARM_UP_S], gate_m=GOSPA_C_M)
@@ -207,19 +208,50 @@ def test_track_accuracy_matches_sensor_noise(run: tuple[Tracker, pd.DataFrame, p
     assert good.mean() < np.sqrt(3) * POSITION_SIGMA_M, good.describe()
 
 
-def test_late_scan_is_counted_and_skipped() -> None:
+def test_late_rows_older_than_the_window_are_counted_and_skipped() -> None:
     batch, _ = scenario(n_scans=10, seed=3)
-    tracker = new_tracker()
+    tracker = new_tracker(reprocess_window_s=2.0)
     tracker.step(batch)
     before = {k: v.copy() for k, v in tracker.tracks().items()}
-    early = select_rows(batch, np.flatnonzero(batch.time_s < 9.0))  # scans at 0 … 8.5 s, now 9.5 s
+    early = select_rows(batch, np.flatnonzero(batch.time_s < 7.0))  # frames 0 … 6.5 s; now 9.5 s
     tracker.step(early)
-    assert tracker.late_scans == len(scan_slices(early)) == 18
-    assert tracker.n_scans == 20
+    assert tracker.late_frames_skipped == len(scan_slices(early)) == 14
+    assert tracker.late_rows_skipped == len(early)
+    assert tracker.n_frames == 20 and tracker.rewinds == 0
     after = tracker.tracks()
     np.testing.assert_array_equal(after["track_id"], before["track_id"])
     np.testing.assert_array_equal(after["x_m"], before["x_m"])
     assert tracker.time_s == 9.5
+
+
+def _by_state(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    order = np.lexsort((cols["y_m"], cols["x_m"], cols["time_s"]))
+    return {k: v[order] for k, v in cols.items() if k != "track_id"}
+
+
+def test_late_batches_inside_the_window_equal_processing_in_time_order() -> None:
+    """The radar's scans arrive 2.2 s late (after the position sensor's next two scans): the
+    re-processing window makes the result identical to processing every scan in time order."""
+    batch, _ = scenario(n_scans=40, seed=5)
+    in_order = new_tracker(record_history=True)
+    in_order.step(batch)
+
+    delayed = new_tracker(record_history=True, reprocess_window_s=5.0)
+    radar = batch.sensor_id == "radar-1"
+    arrivals = np.where(radar, batch.time_s + 2.2, batch.time_s)  # when each row reaches the tracker
+    for when in np.unique(arrivals):
+        delayed.step(select_rows(batch, np.flatnonzero(arrivals == when)))
+    assert delayed.rewinds == 39 and delayed.late_rows_skipped == 0  # the last radar scan is not late
+    assert delayed.n_frames == in_order.n_frames == 80
+
+    want, got = _by_state(in_order.history_columns()), _by_state(delayed.history_columns())
+    assert want.keys() == got.keys()
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    # Tracks alive before a rewind keep their ids; ids are never issued twice.
+    final_ids = delayed.tracks()["track_id"]
+    assert len(np.unique(final_ids)) == len(final_ids)
+    assert in_order.n_confirmed == delayed.n_confirmed
 
 
 def test_history_columns_and_shapes(run: tuple[Tracker, pd.DataFrame, pd.DataFrame]) -> None:
@@ -238,7 +270,7 @@ def test_history_columns_and_shapes(run: tuple[Tracker, pd.DataFrame, pd.DataFra
 def test_empty_batch_and_no_detections() -> None:
     tracker = new_tracker()
     tracker.step(DetectionBatch.empty())
-    assert tracker.n_scans == 0 and len(tracker.tracks()["track_id"]) == 0
+    assert tracker.n_frames == 0 and len(tracker.tracks()["track_id"]) == 0
     assert len(tracker.history_columns()["time_s"]) == 0
 
 

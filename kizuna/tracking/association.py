@@ -67,6 +67,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -130,14 +131,22 @@ class AssociationParameters:
     jpda_max_events: int = 20_000
 
 
+@lru_cache(maxsize=64)
 def gate_threshold(kind: str, gate_probability: float) -> float:
     """γ = χ²⁻¹(gate_probability) with the kind's update-space dimension (`measurement_dim`)."""
     return float(chi2.ppf(gate_probability, measurement_dim(kind)))
 
 
+@lru_cache(maxsize=16)
+def _kind_thresholds(gate_probability: float) -> Array:
+    gamma = np.array([gate_threshold(k, gate_probability) for k in MEASUREMENT_KINDS])
+    gamma.flags.writeable = False
+    return gamma
+
+
 def _thresholds(params: AssociationParameters) -> Array:
-    """γ per kind, indexed like `MEASUREMENT_KINDS`."""
-    return np.array([gate_threshold(k, params.gate_probability) for k in MEASUREMENT_KINDS])
+    """γ per kind, indexed like `MEASUREMENT_KINDS` (read-only, cached per gate probability)."""
+    return _kind_thresholds(params.gate_probability)
 
 
 class Gating(NamedTuple):
@@ -488,20 +497,40 @@ def _gnn_pairs(g: Gating, cost: Array, labels: Index) -> Index:
     return np.sort(np.concatenate(chosen)).astype(np.intp)
 
 
-def gnn(x: Array, p: Array, det: DetectionBatch, params: AssociationParameters | None = None) -> Assignment:
-    """Global nearest neighbour: gate, cluster, and solve each cluster's 2-D assignment (module docstring)."""
+def gnn(
+    x: Array,
+    p: Array,
+    det: DetectionBatch,
+    params: AssociationParameters | None = None,
+    group: Index | None = None,
+) -> Assignment:
+    """Global nearest neighbour: gate, cluster, and solve each cluster's 2-D assignment (module docstring).
+
+    ``group (M,)``, optional: a non-negative group code per detection (e.g. its sensor). Each track
+    then takes at most one detection *per group* — several sensors reporting at the same time may
+    each update a track — by assigning to (track, group) nodes; without it, one detection per track.
+    """
     params = params or AssociationParameters()
     g = gate(x, p, det, params)
     cost = _reduced_cost(g, det, params)
-    labels = clusters(len(x), len(det), g.track_index, g.detection_index)
-    pick = _gnn_pairs(g, cost, labels)
+    node, n_nodes = g.track_index, len(x)
+    if group is not None and len(g.track_index):
+        n_groups = int(group.max()) + 1
+        node = g.track_index * n_groups + group[g.detection_index]
+        n_nodes = len(x) * n_groups
+    labels = clusters(n_nodes, len(det), node, g.detection_index)
+    pick = _gnn_pairs(g._replace(track_index=node), cost, labels)
     ti, dj = g.track_index[pick], g.detection_index[pick]
+    unassigned_t = np.ones(len(x), bool)
+    unassigned_t[ti] = False
+    unassigned_d = np.ones(len(det), bool)
+    unassigned_d[dj] = False
     return Assignment(
         ti,
         dj,
         cost[pick],
-        np.setdiff1d(np.arange(len(x)), ti).astype(np.intp),
-        np.setdiff1d(np.arange(len(det)), dj).astype(np.intp),
+        np.flatnonzero(unassigned_t).astype(np.intp),
+        np.flatnonzero(unassigned_d).astype(np.intp),
         g.n_chi2_evaluations,
         len(np.unique(labels)),
     )

@@ -52,11 +52,13 @@ Imports NumPy and SciPy only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy.stats import chi2
 
 from kizuna.constants import FT, NMI
@@ -213,6 +215,7 @@ class TrackTable:
         self.updated_s = np.zeros(0)
         self.x = np.zeros((0, self.n_state))
         self.P = np.zeros((0, self.n_state, self.n_state))
+        self.extra: dict[str, NDArray[Any]] = {}
 
     _COLUMNS = (
         "track_id",
@@ -234,6 +237,21 @@ class TrackTable:
     def __len__(self) -> int:
         return len(self.track_id)
 
+    def declare(self, name: str, tail_shape: tuple[int, ...] = (), dtype: DTypeLike = np.float64) -> None:
+        """Add an extra per-row column ``name`` of shape (N, *tail_shape) (e.g. a filter's own
+        state, such as IMM mode estimates); rows added later must supply it (`add`'s ``extra``)."""
+        if len(self):
+            raise ValueError("TrackTable.declare: declare extra columns before adding rows")
+        self.extra[name] = np.zeros((0, *tail_shape), dtype=dtype)
+
+    def copy(self) -> TrackTable:
+        """A deep copy (every column, the extra ones and the id counter)."""
+        out = TrackTable(self.n_state, first_id=self.next_id)
+        for name in self._COLUMNS:
+            setattr(out, name, getattr(self, name).copy())
+        out.extra = {name: value.copy() for name, value in self.extra.items()}
+        return out
+
     # --- rows ------------------------------------------------------------------------------------
 
     def add(
@@ -245,10 +263,12 @@ class TrackTable:
         hits: ArrayLike = 1,
         n_looks: ArrayLike = 1,
         status: int = TrackStatus.TENTATIVE,
+        extra: Mapping[str, ArrayLike] | None = None,
     ) -> NDArray[np.int64]:
         """Append K tracks (``x (K, n)``, ``p (K, n, n)``, ``time_s`` scalar or (K,)) and return their
         new ids. By default the creation is one look and a hit; pass ``hits``/``n_looks`` for a
-        track started from several detections (e.g. two-point: hits=0b11, n_looks=2)."""
+        track started from several detections (e.g. two-point: hits=0b11, n_looks=2). ``extra``
+        gives the rows of every declared extra column."""
         xx = np.asarray(x, dtype=np.float64).reshape(-1, self.n_state)
         pp = np.asarray(p, dtype=np.float64).reshape(-1, self.n_state, self.n_state)
         k = len(xx)
@@ -271,6 +291,13 @@ class TrackTable:
             "x": xx,
             "P": pp,
         }
+        given = dict(extra or {})
+        if set(given) != set(self.extra):
+            raise ValueError(f"TrackTable.add: extra columns {sorted(given)}, declared {sorted(self.extra)}")
+        for name, column in self.extra.items():
+            rows = np.asarray(given[name], dtype=column.dtype)
+            rows = np.broadcast_to(rows, (k, *column.shape[1:]))
+            self.extra[name] = np.concatenate([column, rows])
         for name in self._COLUMNS:
             setattr(self, name, np.concatenate([getattr(self, name), new[name]]))
         return ids
@@ -282,6 +309,7 @@ class TrackTable:
             raise ValueError(f"TrackTable.keep: mask has shape {m.shape}, expected ({len(self)},)")
         for name in self._COLUMNS:
             setattr(self, name, getattr(self, name)[m])
+        self.extra = {name: value[m] for name, value in self.extra.items()}
 
     def remove(self, mask: ArrayLike) -> None:
         """Drop the rows where ``mask`` is True. Their ids are never issued again."""
