@@ -7,7 +7,7 @@ traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,9 @@ from rich.table import Table
 
 from kizuna import __version__
 from kizuna.scenario import LoadedScenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from kizuna.metrics.picture import PictureMetrics
 
 app = typer.Typer(
     name="kizuna",
@@ -138,9 +141,42 @@ def run(
         console.print(
             f"[yellow]warning:[/] satellite {sat}: {reason} (NaN rows from then on)", highlight=False
         )
+    if summary.metrics is not None:
+        _print_pictures(summary.tracking, summary.metrics)
     console.print(f"[green]wrote[/] {summary.out_dir}/ in {summary.elapsed_s:.1f} s:", highlight=False)
     for path in summary.files:
         console.print(f"  {path}  ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics) -> None:
+    """Per-nation tracker counts and mean GOSPA, then custody per threat per nation."""
+    gospa = metrics.mean_gospa_m()
+    nations = Table(title="national pictures (own sensors only)")
+    for name in ("nation", "frames", "tracks confirmed", "live at end", "mean GOSPA (c = 10 km)"):
+        nations.add_column(name, justify="left" if name == "nation" else "right")
+    for nation, counts in tracking.items():
+        nations.add_row(
+            nation, f"{counts['frames']:,}", f"{counts['confirmed']:,}", f"{counts['live']:,}",
+            f"{gospa.get(nation, float('nan')) / 1e3:.2f} km",
+        )  # fmt: skip
+    console.print(nations)
+    c = metrics.custody
+    if c.empty:
+        return
+    threats = Table(title="custody per threat: first firm track (s after start) / fraction of its life held")
+    threats.add_column("threat")
+    threats.add_column("kind")
+    order = list(tracking)
+    for nation in order:
+        threats.add_column(nation, justify="right")
+    for (target, kind), rows in c.groupby(["target_id", "kind"], sort=True):
+        by = rows.set_index("nation")
+        cells = []
+        for nation in order:
+            first, held = by.loc[nation, "first_confirmed_time_s"], by.loc[nation, "held_fraction"]
+            cells.append("—" if first != first else f"{first:,.0f} s / {held:.0%}")
+        threats.add_row(str(target), str(kind), *cells)
+    console.print(threats)
 
 
 @app.command()
@@ -247,9 +283,7 @@ def track(
     out: Annotated[Path, typer.Option("--out", "-o", help="Tracks Parquet file to write.")] = Path(
         "out/tracks.parquet"
     ),
-    q: Annotated[
-        float, typer.Option("--q", help="Constant-velocity process noise PSD, m²/s³.")
-    ] = 10.0,
+    q: Annotated[float, typer.Option("--q", help="Constant-velocity process noise PSD, m²/s³.")] = 10.0,
     max_speed: Annotated[
         float, typer.Option("--max-speed", help="Speed gate of two-point initiation, m/s.")
     ] = 1_000.0,

@@ -24,6 +24,7 @@ __all__ = [
     "DETECTION_SCHEMA",
     "FORMAT_VERSION",
     "SATELLITE_SCHEMA",
+    "TRACK_SCHEMA",
     "TRUTH_SCHEMA",
     "RecordingError",
     "RecordingWriter",
@@ -90,6 +91,26 @@ DETECTION_SCHEMA = pa.schema(
 """One row per detection, time-ordered; layout in docs/formats.md. ``truth_target_id`` ("" for a
 false alarm) is for evaluation only: `kizuna.sensors.io.read_detections` never returns it."""
 
+TRACK_SCHEMA = pa.schema(
+    [
+        pa.field("time_s", pa.float64()),
+        pa.field("track_id", pa.int64()),
+        pa.field("status", pa.string()),
+        *_POSITION_FIELDS,
+        pa.field("sigma_x_m", pa.float64()),
+        pa.field("sigma_y_m", pa.float64()),
+        pa.field("sigma_z_m", pa.float64()),
+        pa.field("sigma_vx_m_per_s", pa.float64()),
+        pa.field("sigma_vy_m_per_s", pa.float64()),
+        pa.field("sigma_vz_m_per_s", pa.float64()),
+        pa.field("quality", pa.int8()),
+        pa.field("n_updates", pa.int64()),
+        pa.field("last_sensor_id", pa.string()),
+    ]
+)
+"""``tracks_<NATION>``: one row per live track per step of the run, the state predicted to the step
+time from the nation's own sensors; σ columns are the square roots of the ECEF covariance diagonal."""
+
 _TABLES = {"truth": TRUTH_SCHEMA, "satellites": SATELLITE_SCHEMA, "detections": DETECTION_SCHEMA}
 
 
@@ -115,6 +136,13 @@ class RecordingWriter:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._tables: dict[str, _Table] = {}
+        self._schemas: dict[str, pa.Schema] = dict(_TABLES)
+
+    def declare(self, name: str, schema: pa.Schema) -> None:
+        """Add a table to this recording (e.g. ``tracks_JPN``); written empty if no row comes."""
+        if name in self._schemas and self._schemas[name] != schema:
+            raise ValueError(f"table {name!r} is already declared with another schema")
+        self._schemas[name] = schema
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -127,7 +155,7 @@ class RecordingWriter:
 
     def write(self, name: str, columns: dict[str, Any]) -> None:
         """Append rows to table `name`, given as equal-length columns in the table's schema."""
-        schema = _TABLES[name]
+        schema = self._schemas[name]
         arrays = [
             columns[f.name]
             if isinstance(columns[f.name], pa.Array)
@@ -159,17 +187,17 @@ class RecordingWriter:
             if success:
                 self.path(name).with_suffix(".parquet.partial").replace(self.path(name))
         if success:
-            for name in _TABLES:  # an empty table is still a table: write it with its schema
+            for name, schema in self._schemas.items():  # an empty table is still a table
                 if name not in self._tables:
-                    pq.write_table(_TABLES[name].empty_table(), self.path(name), compression="zstd")
+                    pq.write_table(schema.empty_table(), self.path(name), compression="zstd")
             self.write_json(
                 "manifest.json",
                 {
                     "format": "kizuna-recording",
                     "format_version": FORMAT_VERSION,
-                    "tables": {name: f"{name}.parquet" for name in _TABLES},
+                    "tables": {name: f"{name}.parquet" for name in self._schemas},
                     "rows": {
-                        name: self._tables[name].rows if name in self._tables else 0 for name in _TABLES
+                        name: self._tables[name].rows if name in self._tables else 0 for name in self._schemas
                     },
                 },
             )

@@ -20,9 +20,10 @@ from numpy.typing import NDArray
 from kizuna import __version__
 from kizuna.constants import DEG
 from kizuna.frames import ecef_to_geodetic
+from kizuna.metrics.picture import PictureMetrics, evaluate_recording
 from kizuna.orbits import Constellation
 from kizuna.orbits.build import constellation_from_scenario
-from kizuna.recording import RecordingWriter, position_columns
+from kizuna.recording import TRACK_SCHEMA, RecordingWriter, position_columns
 from kizuna.rng import stream
 from kizuna.scenario import LoadedScenario
 from kizuna.scenario.schema import (
@@ -34,6 +35,7 @@ from kizuna.sensors import DetectionBatch, DetectionLabels, Sensor
 from kizuna.sensors.build import sensors_from_scenario
 from kizuna.sensors.io import detection_columns
 from kizuna.timebase import Epoch
+from kizuna.tracking.tracker import Tracker, select_rows, surveillance_tracker
 from kizuna.truth import FlightPlan, TruthSamples, generate_civil_traffic, sample_plans
 from kizuna.truth.build import flight_plan, missile
 from kizuna.truth.missiles import Missile, sample_missiles
@@ -76,6 +78,9 @@ class RunSummary:
     detections: dict[str, tuple[int, int]] = field(default_factory=dict)
     satellite_failures: dict[str, str] = field(default_factory=dict)
     elapsed_s: float = 0.0
+    tracking: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per nation: frames processed, tracks ever confirmed, live at the end, late rows skipped."""
+    metrics: PictureMetrics | None = None
 
 
 def time_grid(scenario: Scenario) -> NDArray[np.float64]:
@@ -132,8 +137,10 @@ def run(
     chunk = max(1, _ROWS_PER_CHUNK // objects)
     failures: dict[str, str] = {}
     detecting = _Detecting(world, s.seed)
+    tracking = _Tracking(world, [n.code for n in s.nations])
     out = Path(out_dir)
     with RecordingWriter(out) as rec:
+        tracking.declare(rec)
         rec.write_json("scenario.json", _resolved(loaded, world))
         for first in range(0, len(times), chunk):
             t_s = times[first : first + chunk]
@@ -143,10 +150,14 @@ def run(
             truth = sample_truth(world, t_s)
             _record_truth(rec, truth, world.affiliation)
             failures.update(_record_satellites(rec, world, t_s))
-            detecting.record(rec, float(t_s[0]), float(t_end), truth)
+            joined = detecting.record(rec, float(t_s[0]), float(t_end), truth)
+            tracking.advance(rec, joined, t_s)
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
         rows = rec.row_counts
+    metrics = evaluate_recording(out, list(tracking.trackers))
+    metrics.gospa.to_parquet(out / "gospa.parquet", index=False)
+    metrics.custody.to_parquet(out / "custody.parquet", index=False)
     kinds = Counter([p.kind for p in world.plans] + [m.kind for m in world.missiles])
     return RunSummary(
         scenario=s.name,
@@ -160,6 +171,8 @@ def run(
         detections=dict(detecting.counts),
         satellite_failures=failures,
         elapsed_s=time.perf_counter() - started,
+        tracking=tracking.counts(),
+        metrics=metrics,
     )
 
 
@@ -209,12 +222,13 @@ class _Detecting:
         self.next_id = 0
         self.counts: dict[str, tuple[int, int]] = {x.sensor_id: (0, 0) for x in world.sensors}
 
-    def record(self, rec: RecordingWriter, t0_s: float, t1_s: float, on_grid: TruthSamples) -> None:
-        """Detections of every sensor looking in [t0_s, t1_s); ``on_grid`` is the truth already
-        sampled at this window's steps, reused when every look falls on a step."""
+    def record(self, rec: RecordingWriter, t0_s: float, t1_s: float, on_grid: TruthSamples) -> DetectionBatch:
+        """Detections of every sensor looking in [t0_s, t1_s) (recorded, and returned without
+        labels); ``on_grid`` is the truth already sampled at this window's steps, reused when every
+        look falls on a step."""
         looks = {x.sensor_id: x.look_times(t0_s, t1_s) for x in self.world.sensors}
         if not any(len(v) for v in looks.values()):
-            return
+            return DetectionBatch.empty()
         union = np.unique(np.concatenate(list(looks.values())))
         at = np.minimum(np.searchsorted(on_grid.t_s, union), len(on_grid.t_s) - 1)
         if np.array_equal(on_grid.t_s[at], union):
@@ -238,6 +252,88 @@ class _Detecting:
         joined = DetectionBatch.concatenate(batches)
         if len(joined):
             rec.write("detections", detection_columns(joined, DetectionLabels.concatenate(labels)))
+        return joined
+
+
+class _Tracking:
+    """One tracker per nation over that nation's own sensors (`surveillance_tracker`), and its
+    picture — every live track predicted to each step of the run — in ``tracks_<NATION>``.
+
+    A step's picture holds every detection up to and including the step time; detections after
+    the chunk's last step wait for the next chunk.
+    """
+
+    def __init__(self, world: World, nations: list[str]) -> None:
+        self.nation_of = {x.sensor_id: x.nation for x in world.sensors}
+        self.trackers: dict[str, Tracker] = {n: surveillance_tracker() for n in nations}
+        self.waiting: dict[str, DetectionBatch] = {n: DetectionBatch.empty() for n in nations}
+
+    def declare(self, rec: RecordingWriter) -> None:
+        for nation in self.trackers:
+            rec.declare(f"tracks_{nation}", TRACK_SCHEMA)
+
+    def _nation(self, sensor_id: NDArray[np.object_]) -> NDArray[np.object_]:
+        # a satellite layer's rows carry "<layer id>/<satellite id>"
+        names, inverse = np.unique(sensor_id.astype(str), return_inverse=True)
+        nation = np.array([self.nation_of.get(n.split("/")[0], "") for n in names], dtype=object)
+        return nation[inverse.reshape(-1)]
+
+    def advance(self, rec: RecordingWriter, batch: DetectionBatch, t_s: NDArray[np.float64]) -> None:
+        nation_of_row = self._nation(batch.sensor_id) if len(batch) else np.zeros(0, dtype=object)
+        for nation, tracker in self.trackers.items():
+            mine = DetectionBatch.concatenate(
+                [self.waiting[nation], select_rows(batch, nation_of_row == nation)]
+            )
+            edges = np.searchsorted(mine.time_s, t_s, side="right")
+            parts: list[dict[str, NDArray[np.generic]]] = []
+            start = 0
+            for t, edge in zip(t_s, edges, strict=True):
+                if edge > start:
+                    tracker.step(select_rows(mine, slice(start, edge)))
+                    start = edge
+                parts.append(tracker.tracks_at(float(t)))
+            self.waiting[nation] = select_rows(mine, slice(start, len(mine)))
+            cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+            if len(cols["track_id"]):
+                rec.write(f"tracks_{nation}", _track_rows(cols))
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return {
+            nation: {
+                "frames": t.n_frames,
+                "confirmed": t.n_confirmed,
+                "live": len(t.table),
+                "late_rows_skipped": t.late_rows_skipped,
+            }
+            for nation, t in self.trackers.items()
+        }
+
+
+def _track_rows(cols: dict[str, NDArray[np.generic]]) -> dict[str, Any]:
+    """`Tracker.tracks_at` columns as rows of `TRACK_SCHEMA`."""
+    pos = np.stack([cols["x_m"], cols["y_m"], cols["z_m"]], axis=-1).astype(np.float64)
+    vel = np.stack([cols["vx_m_per_s"], cols["vy_m_per_s"], cols["vz_m_per_s"]], axis=-1).astype(np.float64)
+    lat, lon, alt = ecef_to_geodetic(pos)
+    p = np.asarray(cols["P"], dtype=np.float64)
+    sigma = np.sqrt(np.maximum(np.diagonal(p, axis1=1, axis2=2), 0.0))
+    names = (
+        "sigma_x_m",
+        "sigma_y_m",
+        "sigma_z_m",
+        "sigma_vx_m_per_s",
+        "sigma_vy_m_per_s",
+        "sigma_vz_m_per_s",
+    )
+    return {
+        "time_s": cols["time_s"],
+        "track_id": cols["track_id"],
+        "status": cols["status"],
+        **position_columns(pos, vel, lat, lon, alt),
+        **{name: sigma[:, i] for i, name in enumerate(names)},
+        "quality": cols["quality"],
+        "n_updates": cols["n_updates"],
+        "last_sensor_id": cols["last_sensor_id"],
+    }
 
 
 def _record_satellites(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> dict[str, str]:

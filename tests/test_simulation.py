@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from kizuna.cli import app
 from kizuna.recording import (
     FORMAT_VERSION,
+    TRACK_SCHEMA,
     TRUTH_SCHEMA,
     RecordingError,
     RecordingWriter,
@@ -31,14 +32,16 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "indo-pacific.toml"
 
 
-def small_scenario(tmp_path: Path, *, seed: int | None = None, duration_s: float = 120.0) -> Path:
+def small_scenario(
+    tmp_path: Path, *, seed: int | None = None, duration_s: float = 120.0, civil_count: int = 20
+) -> Path:
     """The demo scenario, shortened and with fewer airliners, written to a file."""
     import tomli_w
 
     data: dict[str, Any] = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     data["duration_s"] = duration_s
     data["step_s"] = 2.0
-    data["civil_traffic"]["count"] = 20
+    data["civil_traffic"]["count"] = civil_count
     if seed is not None:
         data["seed"] = seed
     path = tmp_path / f"small-{seed}.toml"
@@ -66,8 +69,46 @@ def test_same_scenario_and_seed_give_identical_files(tmp_path: Path) -> None:
         "satellites.parquet",
         "scenario.json",
         "truth.parquet",
+        "tracks_USA.parquet",
+        "tracks_JPN.parquet",
+        "tracks_AUS.parquet",
+        "gospa.parquet",
+        "custody.parquet",
     }
     assert a == b
+
+
+def test_each_nation_tracks_its_own_sensors_and_its_tracks_lie_on_truth(tmp_path: Path) -> None:
+    """One tracker per nation: its tracks are made from its own sensors only, sit at the run's
+    steps, and every firm track lies on a real object (civil traffic included) to within a few
+    sensor sigmas."""
+    scenario = small_scenario(tmp_path, duration_s=240.0, civil_count=200)
+    summary = run(loaded(scenario), tmp_path / "run")
+    truth = read_table(tmp_path / "run", "truth").to_pandas()
+    steps = np.unique(truth["time_s"])
+    assert set(summary.tracking) == {"USA", "JPN", "AUS"}
+    confirmed_somewhere = 0
+    for nation in ("USA", "JPN", "AUS"):
+        tracks = read_table(tmp_path / "run", f"tracks_{nation}").to_pandas()
+        assert pq.read_schema(tmp_path / "run" / f"tracks_{nation}.parquet").names == TRACK_SCHEMA.names
+        assert np.isin(tracks["time_s"], steps).all()
+        assert tracks["last_sensor_id"].str.startswith(f"{nation}-").all()
+        firm = tracks[tracks["status"] != "tentative"]
+        confirmed_somewhere += summary.tracking[nation]["confirmed"]
+        for t, rows in firm.groupby("time_s"):
+            objects = truth.loc[truth["time_s"] == t, ["x_m", "y_m", "z_m"]].to_numpy()
+            d = np.linalg.norm(rows[["x_m", "y_m", "z_m"]].to_numpy()[:, None] - objects[None], axis=2).min(
+                axis=1
+            )
+            sigma = np.linalg.norm(rows[["sigma_x_m", "sigma_y_m", "sigma_z_m"]].to_numpy(), axis=1)
+            # a firm track within 5 of its own sigmas (or 2 km) of some object: no ghost tracks
+            assert (d <= np.maximum(5 * sigma, 2_000.0)).mean() >= 0.95, (nation, t)
+    assert confirmed_somewhere > 10
+    custody = pq.read_table(tmp_path / "run" / "custody.parquet").to_pandas()
+    hostile = truth.loc[truth["affiliation"] == "hostile", "target_id"].unique()
+    assert len(custody) == 3 * len(hostile)
+    gospa = pq.read_table(tmp_path / "run" / "gospa.parquet").to_pandas()
+    assert set(gospa["nation"]) == {"USA", "JPN", "AUS"} and len(gospa) == 3 * len(steps)
 
 
 def test_another_seed_gives_other_civil_traffic(tmp_path: Path) -> None:
