@@ -333,13 +333,18 @@ def coarse_candidates(
     bucket = np.floor(np.log2(np.maximum(lam_p, 1e-6)) / 2.0)
     ti_all: list[Index] = []
     dj_all: list[Index] = []
+    kind = det.kind
+    space_rows = {
+        "3d": np.flatnonzero(ok_d & ((kind == _POS) | (kind == _RADAR))),
+        "ground": np.flatnonzero(ok_d & (kind == _OTH)),
+        "ray": np.flatnonzero(ok_d & (kind == _LOS)),
+    }
     for b in np.unique(bucket[ok_p]):
         members = np.flatnonzero(ok_p & (bucket == b))
         pos = x[members, :3]
         lam_b = float(lam_p[members].max())
         tree = cKDTree(pos)
-        for space, kinds in (("3d", (_POS, _RADAR)), ("ground", (_OTH,)), ("ray", (_LOS,))):
-            rows = np.flatnonzero(ok_d & np.isin(det.kind, kinds))
+        for space, rows in space_rows.items():
             if rows.size == 0:
                 continue
             if space == "ray":
