@@ -157,14 +157,14 @@ def update_rounds(track_index: Index) -> list[Index]:
     first detection of every track, then the second, … (in the order given)."""
     if len(track_index) == 0:
         return []
+    if np.bincount(track_index).max() == 1:  # the usual case: one detection per track
+        return [np.arange(len(track_index), dtype=np.intp)]
     order = np.argsort(track_index, kind="stable")
     sorted_t = track_index[order]
     start = np.r_[0, np.flatnonzero(sorted_t[1:] != sorted_t[:-1]) + 1]
     run_start = np.repeat(start, np.diff(np.r_[start, len(order)]))
     rank = np.empty(len(order), dtype=np.intp)
     rank[order] = np.arange(len(order)) - run_start
-    if rank.max() == 0:
-        return [np.arange(len(track_index), dtype=np.intp)]
     return [np.flatnonzero(rank == r) for r in range(int(rank.max()) + 1)]
 
 
