@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -283,49 +284,87 @@ def track(
     out: Annotated[Path, typer.Option("--out", "-o", help="Tracks Parquet file to write.")] = Path(
         "out/tracks.parquet"
     ),
-    q: Annotated[float, typer.Option("--q", help="Constant-velocity process noise PSD, m²/s³.")] = 10.0,
+    model: Annotated[
+        str,
+        typer.Option("--model", help="imm (the national trackers' IMM) or cv (one constant-velocity model)."),
+    ] = "imm",
+    q: Annotated[float, typer.Option("--q", help="Process noise PSD of --model cv, m²/s³.")] = 10.0,
     max_speed: Annotated[
         float, typer.Option("--max-speed", help="Speed gate of two-point initiation, m/s.")
-    ] = 1_000.0,
+    ] = 8_000.0,
 ) -> None:
-    """Track a detections file: one row per live track per scan (GNN, EKF, M-of-N; see
-    kizuna/tracking/tracker.py).
+    """Track a detections file: one row per live track per frame (GNN, EKF or IMM, M-of-N, two-point
+    and stereo starts; see docs/tracking.md). Invalid rows are skipped and counted.
 
     Example: kizuna track out/demo/detections.parquet --out out/demo/tracks.parquet
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from kizuna.sensors.io import read_detections
+    from kizuna.sensors.io import DetectionFileError, read_detections_checked
     from kizuna.tracking.models import ConstantVelocity
-    from kizuna.tracking.tracker import Tracker
+    from kizuna.tracking.tracker import frame_slices, select_rows, surveillance_tracker
 
-    try:
-        batch = read_detections(detections)
-    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+    if model not in ("imm", "cv") or not (q > 0 and max_speed > 0):
         errors.print(
-            f"[bold red]error:[/] cannot read detections from {detections}: {exc} "
-            "(expected a detections.parquet written by `kizuna run`)",
-            highlight=False,
-            soft_wrap=True,
+            f"[bold red]error:[/] --model must be imm or cv, --q and --max-speed positive; "
+            f"got {model!r}, {q}, {max_speed}"
         )
-        raise typer.Exit(code=2) from None
-    if not (q > 0 and max_speed > 0):
-        errors.print(f"[bold red]error:[/] --q and --max-speed must be positive, got {q} and {max_speed}")
         raise typer.Exit(code=2)
-    tracker = Tracker(model=ConstantVelocity(q_m2_per_s3=q), max_speed_m_per_s=max_speed, record_history=True)
-    with console.status(f"tracking {len(batch):,} detections"):
-        tracker.step(batch)
-    columns = {k: v for k, v in tracker.history_columns().items() if k != "P"}
-    columns["status"] = columns["status"].astype(str)
+    try:
+        batch, report = read_detections_checked(detections)
+    except (OSError, DetectionFileError, pa.ArrowException) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    for line in report.summary().splitlines()[1:]:
+        errors.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    settings: dict[str, object] = {"max_speed_m_per_s": max_speed, "record_history": True}
+    if model == "cv":
+        settings.update(imm=None, model=ConstantVelocity(q_m2_per_s3=q))
+    tracker = surveillance_tracker(**settings)
+    frames = frame_slices(batch)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(columns), out, compression="zstd")
+    partial = out.with_name(out.name + ".partial")
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+
+    def flush(final: bool) -> None:
+        nonlocal rows, writer
+        columns = tracker.drain_history(final=final)
+        if columns is None:
+            return
+        columns = {k: v for k, v in columns.items() if k != "P"}
+        columns["status"] = columns["status"].astype(str)
+        table = pa.table(columns)
+        if writer is None:
+            writer = pq.ParquetWriter(partial, table.schema, compression="zstd")
+        writer.write_table(table)
+        rows += table.num_rows
+
+    with Progress(
+        TextColumn("[bold]tracking"), BarColumn(), MofNCompleteColumn(), TextColumn("frames"),
+        TimeElapsedColumn(), console=console, transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("tracking", total=len(frames))
+        for first in range(0, len(frames), 200):
+            chunk = frames[first : first + 200]
+            tracker.step(select_rows(batch, np.concatenate(chunk)))
+            flush(final=False)
+            progress.update(task, completed=first + len(chunk))
+        flush(final=True)
+    if writer is None:
+        flush_empty = {k: v for k, v in tracker.history_columns().items() if k != "P"}
+        flush_empty["status"] = flush_empty["status"].astype(str)
+        pq.write_table(pa.table(flush_empty), partial, compression="zstd")
+    else:
+        writer.close()
+    partial.replace(out)
     console.print(
-        f"{tracker.n_frames} frames ({tracker.late_rows_skipped} late rows skipped), "
-        f"{tracker.n_confirmed} tracks confirmed, {len(tracker.table)} live at the end",
+        f"{tracker.n_frames:,} frames, {tracker.n_confirmed:,} tracks confirmed, "
+        f"{len(tracker.table):,} live at the end",
         highlight=False,
     )
-    console.print(f"[green]wrote[/] {out} ({len(columns['time_s']):,} rows)", highlight=False)
+    console.print(f"[green]wrote[/] {out} ({rows:,} rows)", highlight=False)
 
 
 def main() -> None:

@@ -567,6 +567,18 @@ class Tracker:
         cols["last_sensor_id"] = self.sensor_name(view.extra[_LAST_SENSOR])
         return cols
 
+    def drain_history(self, *, final: bool = False) -> dict[str, NDArray[np.generic]] | None:
+        """Remove and return (as one set of columns) the recorded frames a rewind can no longer
+        change — those before the oldest kept frame — or every recorded frame when ``final``;
+        ``None`` when there is none. Lets a long run write its history as it goes."""
+        upto = len(self.history) if final or not self._kept else self._kept[0].n_history
+        if upto == 0:
+            return None
+        parts, self.history = self.history[:upto], self.history[upto:]
+        for kept in self._kept:
+            kept.n_history = max(kept.n_history - upto, 0)
+        return {name: np.concatenate([h[name] for h in parts]) for name in parts[0]}
+
     def history_columns(self) -> dict[str, NDArray[np.generic]]:
         """Every recorded frame's rows joined into one set of columns (empty columns if none)."""
         parts = self.history or [track_columns(TrackTable.empty(self.table.n_state), self.time_s)]
