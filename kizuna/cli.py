@@ -6,6 +6,7 @@ traceback.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -53,6 +54,21 @@ def _root(
     ] = False,
 ) -> None:
     """Kizuna: a coalition air and missile surveillance picture."""
+    _log_to_stderr()
+
+
+class _WarningLine(logging.Handler):
+    """Library log records (skipped rows, late data) as one yellow line each on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = "warning" if record.levelno >= logging.WARNING else "note"
+        errors.print(f"[yellow]{level}:[/] {record.getMessage()}", highlight=False, soft_wrap=True)
+
+
+def _log_to_stderr() -> None:
+    root = logging.getLogger("kizuna")
+    if not any(isinstance(h, _WarningLine) for h in root.handlers):
+        root.addHandler(_WarningLine(level=logging.WARNING))
 
 
 def _load(path: Path) -> LoadedScenario:
@@ -316,8 +332,8 @@ def track(
     except (OSError, DetectionFileError, pa.ArrowException) as exc:
         errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
-    for line in report.summary().splitlines()[1:]:
-        errors.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
+    if report.n_skipped:
+        console.print(f"kept {report.n_kept:,} of {report.n_read:,} detections", highlight=False)
     settings: dict[str, object] = {"max_speed_m_per_s": max_speed, "record_history": True}
     if model == "cv":
         settings.update(imm=None, model=ConstantVelocity(q_m2_per_s3=q))
