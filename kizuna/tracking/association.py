@@ -49,6 +49,13 @@ covariance (a new track) therefore does not inflate every query.
   more candidates to the exact distance cut. Tracks behind the sensor (û·u_m ≤ 0) are rejected by the
   fine gate too: the tangent-plane projection would alias them.
 
+Numba
+-----
+With `kizuna.tracking.kernels` enabled (the default; ``KIZUNA_NUMBA=0`` turns it off) the 3-D part
+of the coarse gate tests every pair (small N·M) or sweeps sorted tracks (large) instead of the
+trees, the ``position`` χ² gate is one fused loop, and the clusters come from union-find: the same
+pairs, values and labels as the NumPy/SciPy code (tests/test_tracking_kernels.py).
+
 Costs
 -----
 ``cost="mahalanobis"`` (default): pair cost d², leaving a pair unassigned costs γ of its kind, so the
@@ -82,6 +89,7 @@ from scipy.stats import chi2
 from kizuna.constants import MEAN_EARTH_RADIUS_M
 from kizuna.frames import aer_to_ecef, ecef_to_geodetic, geodetic_to_ecef
 from kizuna.sensors.detections import KIND_DIMS, MEASUREMENT_KINDS, DetectionBatch
+from kizuna.tracking import kernels
 from kizuna.tracking.filters import joseph_update, symmetrize
 from kizuna.tracking.lifecycle import largest_eigenvalue_3x3
 from kizuna.tracking.measurements import (
@@ -189,6 +197,8 @@ class JpdaResult(NamedTuple):
 
 def _max_eig(c: Array) -> tuple[Array, NDArray[np.bool_]]:
     """Largest eigenvalue of a stack of symmetric matrices and a finite mask (bad rows give NaN)."""
+    if kernels.ENABLED and c.shape[1:] == (3, 3):  # fused twin of the lines below
+        return kernels.max_eig_3x3(c, 1.0 + 1e-6, False)
     ok = np.isfinite(c).all(axis=(1, 2))
     safe = np.where(ok[:, None, None], c, np.eye(c.shape[1]))
     if c.shape[1:] == (3, 3):  # closed form (Smith 1961), ~1e-8 relative at worst: pad so it bounds
@@ -343,7 +353,18 @@ def coarse_candidates(
         "ground": np.flatnonzero(ok_d & (kind == _OTH)),
         "ray": np.flatnonzero(ok_d & (kind == _LOS)),
     }
-    for b in np.unique(bucket[ok_p]):
+    if kernels.ENABLED and space_rows["3d"].size and n_tracks:  # the tree query's pairs, cut (kernels)
+        args = (np.ascontiguousarray(x[:, :3]), ok_p, lam_p)
+        more = (point, space_rows["3d"], lam_c, factor, gamma)
+        if n_tracks * space_rows["3d"].size <= kernels.BRUTE_FORCE_MAX_PAIRS:
+            ti, dj = kernels.ball_pairs_3d(*args, *more)
+        else:
+            ti, dj = kernels.sweep_pairs_3d(*args, bucket, *more)
+        ti_all.append(ti)
+        dj_all.append(dj)
+        space_rows["3d"] = space_rows["3d"][:0]
+    buckets = np.unique(bucket[ok_p]) if any(rows.size for rows in space_rows.values()) else []
+    for b in buckets:
         members = np.flatnonzero(ok_p & (bucket == b))
         pos = x[members, :3]
         lam_b = float(lam_p[members].max())
@@ -405,6 +426,13 @@ def chi2_gate(
         if sel.size == 0:
             continue
         ti, dj = track_index[sel], detection_index[sel]
+        if k == _POS and kernels.ENABLED:  # fused twin of the lines below
+            d2[sel], log_det[sel] = kernels.position_gate(
+                np.ascontiguousarray(x, np.float64), np.ascontiguousarray(p, np.float64),
+                np.ascontiguousarray(det.z, np.float64), np.ascontiguousarray(det.cov, np.float64),
+                ti.astype(np.intp), dj.astype(np.intp),
+            )  # fmt: skip
+            continue
         lin = linearize(name, x[ti], det.z[dj], det.cov[dj], det.sensor_pos_m[dj], det.sensor_vel_m_per_s[dj])
         h = lin.jacobian
         s = symmetrize(h @ p[ti] @ np.swapaxes(h, 1, 2) + lin.noise_cov)
@@ -441,6 +469,10 @@ def clusters(n_tracks: int, n_detections: int, track_index: Index, detection_ind
     if len(track_index) == 0:
         return np.zeros(0, np.intp)
     n = n_tracks + n_detections
+    if kernels.ENABLED:  # union-find; the same labels as the lines below
+        a = np.asarray(track_index, dtype=np.int64)
+        labels = kernels.component_labels(n, a, n_tracks + np.asarray(detection_index, dtype=np.int64))
+        return labels[track_index].astype(np.intp)
     graph = coo_matrix((np.ones(len(track_index)), (track_index, n_tracks + detection_index)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels[track_index].astype(np.intp)

@@ -13,7 +13,9 @@ Navigation*, 2001, §5.2.3, pp. 201–203, and §10.3 for the EKF):
               P⁺ = (I − K H) P⁻ (I − K H)ᵀ + K R Kᵀ        (Joseph form, eq. 5.2.3-18, p. 206)
 
 K is computed with ``np.linalg.solve`` on the stack of S (never an explicit inverse); every
-covariance that leaves a function is symmetrised, (P + Pᵀ)/2.
+covariance that leaves a function is symmetrised, (P + Pᵀ)/2. The constant-velocity predict and
+the ``position`` update also have fused Numba twins (`kizuna.tracking.kernels`), used when they
+apply and tested equal to the code here (``KIZUNA_NUMBA=0`` turns them off).
 
 UKF: the scaled unscented transform (E. A. Wan & R. van der Merwe, "The unscented Kalman filter
 for nonlinear estimation", IEEE AS-SPCC 2000, eqs. 15–18; S. J. Julier, "The scaled unscented
@@ -41,6 +43,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
 from kizuna.sensors.detections import KIND_DIMS, MEASUREMENT_KINDS
+from kizuna.tracking import kernels
 from kizuna.tracking.measurements import (
     ANGLE_COLUMNS,
     linearize,
@@ -50,7 +53,7 @@ from kizuna.tracking.measurements import (
     residual,
     wrap_angle_rad,
 )
-from kizuna.tracking.models import MotionModel
+from kizuna.tracking.models import ConstantVelocity, MotionModel
 
 __all__ = [
     "Imm",
@@ -96,9 +99,19 @@ def predict(model: MotionModel, x: Array, p: Array, dt_s: ArrayLike) -> tuple[Ar
     For nonlinear models x⁻ = f(x) and F is the model's Jacobian at x (Bar-Shalom §10.3.2).
     """
     dt = np.broadcast_to(np.asarray(dt_s, dtype=np.float64), (x.shape[0],))
+    if kernels.ENABLED and type(model) is ConstantVelocity and x.shape[1:] == (6,) and _finite(x, p, dt):
+        return kernels.cv_predict(  # the fused twin of the lines below (tests/test_tracking_kernels.py)
+            np.ascontiguousarray(x, np.float64), np.ascontiguousarray(p, np.float64),
+            np.ascontiguousarray(dt), float(model.q_m2_per_s3),
+        )  # fmt: skip
     x_pred, f = model.transition(x, dt)
     q = model.process_noise(x, dt)
     return x_pred, symmetrize(f @ p @ np.swapaxes(f, 1, 2) + q)
+
+
+def _finite(*arrays: ArrayLike) -> bool:
+    """Every entry finite (the kernels' precondition; non-finite rows take the reference path)."""
+    return all(bool(np.isfinite(a).all()) for a in arrays)
 
 
 # --- Update --------------------------------------------------------------------------------------
@@ -157,6 +170,13 @@ def ekf_update(
 
     For ``los`` the innovation lives in the 2-D tangent frame about the predicted line of sight.
     """
+    if kernels.ENABLED and kind == "position" and len(x) and _finite(x, p, z[:, :3], cov[:, :3, :3]):
+        xp, pp, nu, s, d, ll, ok = kernels.position_update(  # fused twin of the lines below
+            np.ascontiguousarray(x, np.float64), np.ascontiguousarray(p, np.float64),
+            np.ascontiguousarray(z, np.float64), np.ascontiguousarray(cov, np.float64),
+        )  # fmt: skip
+        if ok:
+            return UpdateResult(xp, pp, nu, s, d, ll)
     lin = linearize(kind, x, z, cov, sensor_pos_m, sensor_vel_m_per_s)
     return joseph_update(x, p, lin.innovation, lin.jacobian, lin.noise_cov)
 

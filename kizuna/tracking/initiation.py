@@ -75,6 +75,7 @@ from kizuna.constants import MEAN_EARTH_RADIUS_M
 from kizuna.frames import aer_to_enu, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
 from kizuna.sensors.detections import MEASUREMENT_KINDS, DetectionBatch
 from kizuna.sensors.oth import oth_measurement
+from kizuna.tracking import kernels
 from kizuna.tracking.measurements import wrap_angle_rad
 from kizuna.tracking.stereo import (
     DEFAULT_GATE_PROBABILITY,
@@ -355,16 +356,22 @@ def pair_by_speed(
     if dt_max < min_dt_s:
         return PointPairs(empty, empty, 0)
     radius = max_speed_m_per_s * dt_max + float(margin[good2].max())
-    tree1 = cKDTree(p1[good1])
-    tree2 = cKDTree(p2[good2])
-    found = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
-    i = good1[found["i"].astype(np.int64)]
-    j = good2[found["j"].astype(np.int64)]
-    dist = found["v"]
+    if kernels.ENABLED and len(good1) * len(good2) <= kernels.BRUTE_FORCE_MAX_PAIRS:
+        i, j, dist = kernels.speed_pairs(  # every pair tested: the trees' result
+            np.ascontiguousarray(p1), good1, np.ascontiguousarray(p2), good2, radius
+        )
+        n_found = len(i)
+    else:
+        tree1 = cKDTree(p1[good1])
+        tree2 = cKDTree(p2[good2])
+        found = tree1.sparse_distance_matrix(tree2, radius, output_type="ndarray")
+        i = good1[found["i"].astype(np.int64)]
+        j = good2[found["j"].astype(np.int64)]
+        dist, n_found = found["v"], len(found)
     dt = t2[j] - t1[i]
     keep = (dt >= min_dt_s) & (dt <= max_dt_s) & (dist <= max_speed_m_per_s * dt + margin[j])
     order = np.lexsort((i[keep], j[keep]))
-    return PointPairs(i[keep][order], j[keep][order], len(found))
+    return PointPairs(i[keep][order], j[keep][order], n_found)
 
 
 @dataclass(frozen=True, eq=False)

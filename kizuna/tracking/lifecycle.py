@@ -47,7 +47,7 @@ about 1.83 between steps. The 95 % radius is that of the sphere containing the 9
 ellipsoid, r95 = √(χ²₃(0.95) λ_max) (≈ 2.80 σ_max): a conservative scalar, monotone in the
 covariance (a larger covariance in the positive semi-definite order never gets a higher TQ).
 
-Imports NumPy and SciPy only.
+Imports NumPy and SciPy only (and Numba through `kizuna.tracking.kernels`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy.stats import chi2
 
 from kizuna.constants import FT, NMI
+from kizuna.tracking import kernels
 
 __all__ = [
     "MAX_HISTORY_LOOKS",
@@ -158,6 +159,8 @@ def position_sigma_max_m(p: ArrayLike) -> Array:
     """√λ_max of the position block ``P[..., :3, :3]`` ``(N,)`` [m] (`largest_eigenvalue_3x3`);
     NaN for a non-finite block."""
     cov = np.asarray(p, dtype=np.float64)[..., 0:3, 0:3]
+    if kernels.ENABLED and cov.ndim == 3 and bool(np.isfinite(cov).all()):  # fused twin of the lines below
+        return np.sqrt(kernels.max_eig_3x3(cov, 1.0, True)[0])
     with np.errstate(invalid="ignore"):
         return np.sqrt(np.maximum(largest_eigenvalue_3x3(cov), 0.0))
 
@@ -352,6 +355,14 @@ class TrackTable:
         n = len(self)
         look = np.asarray(looked, dtype=bool).reshape(n) & self.live
         got = np.asarray(hit, dtype=bool).reshape(n) & look
+        if kernels.ENABLED:  # fused twin of the lines below
+            (self.hits, self.n_looks, self.misses, self.n_updates, self.updated_s, self.status, confirm,
+             drop) = kernels.record_looks(
+                self.hits, self.n_looks, self.misses, self.n_updates, self.updated_s, self.status, look, got,
+                float(now_s), int(prm.confirm_hits), int(prm.confirm_looks), int(prm.max_consecutive_misses),
+            )  # fmt: skip
+            limited = self.apply_limits(now_s, prm)
+            return LookResult(confirmed=confirm, deleted=drop | limited)
         miss = look & ~got
         window = np.uint16((1 << prm.confirm_looks) - 1) if prm.confirm_looks < 16 else np.uint16(0xFFFF)
 
