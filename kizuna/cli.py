@@ -166,32 +166,50 @@ def run(
 
 
 def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics) -> None:
-    """Per-nation tracker counts and mean GOSPA, then custody per threat per nation."""
-    gospa = metrics.mean_gospa_m()
-    nations = Table(title="national pictures (own sensors only)")
-    for name in ("nation", "frames", "tracks confirmed", "live at end", "mean GOSPA (c = 10 km)"):
+    """Per-nation counts and mean GOSPA of the own-sensor and coalition pictures, then custody per
+    threat per nation, own sensors → coalition."""
+    own, fused = metrics.mean_gospa_m("own"), metrics.mean_gospa_m("coalition")
+    nations = Table(title="pictures per nation: own sensors only, then the coalition picture")
+    columns = ("nation", "frames", "tracks confirmed", "system tracks at end", "messages sent / accepted",
+               "rejected", "mean GOSPA own", "mean GOSPA coalition")  # fmt: skip
+    for name in columns:
         nations.add_column(name, justify="left" if name == "nation" else "right")
+    nan = float("nan")
     for nation, counts in tracking.items():
         nations.add_row(
-            nation, f"{counts['frames']:,}", f"{counts['confirmed']:,}", f"{counts['live']:,}",
-            f"{gospa.get(nation, float('nan')) / 1e3:.2f} km",
+            nation, f"{counts['frames']:,}", f"{counts['confirmed']:,}",
+            f"{counts.get('system_tracks', 0):,}",
+            f"{counts.get('messages_sent', 0):,} / {counts.get('messages_accepted', 0):,}",
+            f"{counts.get('messages_rejected', 0):,}",
+            f"{own.get(nation, nan) / 1e3:.2f} km", f"{fused.get(nation, nan) / 1e3:.2f} km",
         )  # fmt: skip
     console.print(nations)
     c = metrics.custody
     if c.empty:
         return
-    threats = Table(title="custody per threat: first firm track (s after start) / fraction of its life held")
+    threats = Table(
+        title="custody per threat: first firm track (s after start) / fraction of its life held — "
+        "own sensors → coalition picture"
+    )
     threats.add_column("threat")
     threats.add_column("kind")
     order = list(tracking)
     for nation in order:
         threats.add_column(nation, justify="right")
     for (target, kind), rows in c.groupby(["target_id", "kind"], sort=True):
-        by = rows.set_index("nation")
+        by = rows.set_index(["nation", "picture"])
         cells = []
         for nation in order:
-            first, held = by.loc[nation, "first_confirmed_time_s"], by.loc[nation, "held_fraction"]
-            cells.append("—" if first != first else f"{first:,.0f} s / {held:.0%}")
+            parts = []
+            for view in ("own", "coalition"):
+                if (nation, view) not in by.index:
+                    continue
+                first, held = (
+                    by.loc[(nation, view), "first_confirmed_time_s"],
+                    by.loc[(nation, view), "held_fraction"],
+                )
+                parts.append("—" if first != first else f"{first:,.0f} s/{held:.0%}")
+            cells.append(" → ".join(parts))
         threats.add_row(str(target), str(kind), *cells)
     console.print(threats)
 

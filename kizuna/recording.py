@@ -23,6 +23,8 @@ from numpy.typing import NDArray
 __all__ = [
     "DETECTION_SCHEMA",
     "FORMAT_VERSION",
+    "MESSAGE_SCHEMA",
+    "PICTURE_SCHEMA",
     "SATELLITE_SCHEMA",
     "TRACK_SCHEMA",
     "TRUTH_SCHEMA",
@@ -202,6 +204,48 @@ class RecordingWriter:
                 },
             )
         self._tables = {}
+
+
+PICTURE_SCHEMA = pa.schema(
+    [
+        pa.field("time_s", pa.float64()),
+        pa.field("track_id", pa.int64()),
+        pa.field("status", pa.string()),
+        *_POSITION_FIELDS,
+        pa.field("sigma_x_m", pa.float64()),
+        pa.field("sigma_y_m", pa.float64()),
+        pa.field("sigma_z_m", pa.float64()),
+        pa.field("sigma_vx_m_per_s", pa.float64()),
+        pa.field("sigma_vy_m_per_s", pa.float64()),
+        pa.field("sigma_vz_m_per_s", pa.float64()),
+        pa.field("quality", pa.int8()),
+        pa.field("category", pa.string()),
+        pa.field("pedigree", pa.string()),
+        pa.field("n_sources", pa.int64()),
+        pa.field("reporter", pa.string()),
+    ]
+)
+"""``picture_<NATION>``: a node's system tracks (its coalition picture) at every step; ``track_id``
+is the system track number, common across nations; ``pedigree`` the contributing nations joined
+by ``+``; ``reporter`` the nation responsible for reporting the track. Status is always
+``confirmed``: only firm tracks are shared and fused."""
+
+MESSAGE_SCHEMA = pa.schema(
+    [
+        pa.field("sent_s", pa.float64()),
+        pa.field("sender", pa.string()),
+        pa.field("receiver", pa.string()),
+        pa.field("seq", pa.int64()),
+        pa.field("n_bytes", pa.int64()),
+        pa.field("n_tracks", pa.int64()),
+        pa.field("fate", pa.string()),
+        pa.field("arrival_s", pa.float64()),
+        pa.field("outcome", pa.string()),
+    ]
+)
+"""``messages``: every message to every destination: when sent, its size, its fate on the network
+(delivered, lost, outage, congestion, no-link), when it arrived, and what the receiver did with it
+(``accepted``, a rejection reason, or ``pending`` if the run ended first)."""
 
 
 def position_columns(

@@ -20,10 +20,16 @@ from numpy.typing import NDArray
 from kizuna import __version__
 from kizuna.constants import DEG
 from kizuna.frames import ecef_to_geodetic
+from kizuna.fusion.picture import SystemTracks
 from kizuna.metrics.picture import PictureMetrics, evaluate_recording
+from kizuna.network.bus import SimulatedBus
+from kizuna.network.messages import CATEGORIES
+from kizuna.network.release import ReleasePolicy
+from kizuna.network.signing import AuditLog, keys_from_seed
+from kizuna.node import Node, NodeSettings, source_bits_of
 from kizuna.orbits import Constellation
 from kizuna.orbits.build import constellation_from_scenario
-from kizuna.recording import TRACK_SCHEMA, RecordingWriter, position_columns
+from kizuna.recording import MESSAGE_SCHEMA, PICTURE_SCHEMA, TRACK_SCHEMA, RecordingWriter, position_columns
 from kizuna.rng import stream
 from kizuna.scenario import LoadedScenario
 from kizuna.scenario.schema import (
@@ -137,9 +143,9 @@ def run(
     chunk = max(1, _ROWS_PER_CHUNK // objects)
     failures: dict[str, str] = {}
     detecting = _Detecting(world, s.seed)
-    tracking = _Tracking(world, [n.code for n in s.nations])
     out = Path(out_dir)
-    with RecordingWriter(out) as rec:
+    with RecordingWriter(out) as rec, AuditLog(out / "audit.jsonl", append=False) as audit:
+        tracking = _Coalition(world, s, audit)
         tracking.declare(rec)
         rec.write_json("scenario.json", _resolved(loaded, world))
         for first in range(0, len(times), chunk):
@@ -154,10 +160,12 @@ def run(
             tracking.advance(rec, joined, t_s)
             if on_progress is not None:
                 on_progress(first + len(t_s), len(times))
+        tracking.finish(rec, float(times[-1]))
         rows = rec.row_counts
     metrics = evaluate_recording(out, list(tracking.trackers))
     metrics.gospa.to_parquet(out / "gospa.parquet", index=False)
     metrics.custody.to_parquet(out / "custody.parquet", index=False)
+    metrics.siap.to_parquet(out / "siap.parquet", index=False)
     kinds = Counter([p.kind for p in world.plans] + [m.kind for m in world.missiles])
     return RunSummary(
         scenario=s.name,
@@ -255,22 +263,43 @@ class _Detecting:
         return joined
 
 
-class _Tracking:
-    """One tracker per nation over that nation's own sensors (`surveillance_tracker`), and its
-    picture — every live track predicted to each step of the run — in ``tracks_<NATION>``.
+class _Coalition:
+    """One node per nation (`kizuna.node.Node`) on a `SimulatedBus`: each tracks its own sensors,
+    shares under the release rules and fuses what it receives. Writes each nation's own-sensor
+    picture to ``tracks_<NATION>`` and its coalition picture to ``picture_<NATION>`` at every step.
 
-    A step's picture holds every detection up to and including the step time; detections after
-    the chunk's last step wait for the next chunk.
+    A step's pictures hold every detection up to and including the step time; detections after
+    the chunk's last step wait for the next chunk. Nodes step in the scenario's nation order, and
+    a message is never delivered at the time it is sent (its link takes time), so the order does
+    not matter. Keys are derived from the seed (`keys_from_seed`): a simulated run needs no key
+    files.
     """
 
-    def __init__(self, world: World, nations: list[str]) -> None:
+    def __init__(self, world: World, scenario: Scenario, audit: AuditLog | None) -> None:
+        nations = [n.code for n in scenario.nations]
         self.nation_of = {x.sensor_id: x.nation for x in world.sensors}
-        self.trackers: dict[str, Tracker] = {n: surveillance_tracker() for n in nations}
+        self.bus = SimulatedBus(scenario.network.links, scenario.seed)
+        signing, verify = keys_from_seed(scenario.seed, nations)
+        policy = ReleasePolicy(nations, scenario.release)
+        settings = NodeSettings.from_scenario(scenario)
+        bits = source_bits_of(scenario)
+        self.nodes: dict[str, Node] = {
+            n: Node(n, nations, policy, self.bus, signing[n], verify, settings=settings,
+                    tracker=surveillance_tracker(source_bits=bits), audit=audit)
+            for n in nations
+        }  # fmt: skip
         self.waiting: dict[str, DetectionBatch] = {n: DetectionBatch.empty() for n in nations}
+        self.names = tuple(nations)
+
+    @property
+    def trackers(self) -> dict[str, Tracker]:
+        return {n: node.tracker for n, node in self.nodes.items()}
 
     def declare(self, rec: RecordingWriter) -> None:
-        for nation in self.trackers:
+        for nation in self.nodes:
             rec.declare(f"tracks_{nation}", TRACK_SCHEMA)
+            rec.declare(f"picture_{nation}", PICTURE_SCHEMA)
+        rec.declare("messages", MESSAGE_SCHEMA)
 
     def _nation(self, sensor_id: NDArray[np.object_]) -> NDArray[np.object_]:
         # a satellite layer's rows carry "<layer id>/<satellite id>"
@@ -280,33 +309,115 @@ class _Tracking:
 
     def advance(self, rec: RecordingWriter, batch: DetectionBatch, t_s: NDArray[np.float64]) -> None:
         nation_of_row = self._nation(batch.sensor_id) if len(batch) else np.zeros(0, dtype=object)
-        for nation, tracker in self.trackers.items():
-            mine = DetectionBatch.concatenate(
+        mine: dict[str, DetectionBatch] = {}
+        edges: dict[str, NDArray[np.intp]] = {}
+        for nation in self.nodes:
+            mine[nation] = DetectionBatch.concatenate(
                 [self.waiting[nation], select_rows(batch, nation_of_row == nation)]
             )
-            edges = np.searchsorted(mine.time_s, t_s, side="right")
-            parts: list[dict[str, NDArray[np.generic]]] = []
-            start = 0
-            for t, edge in zip(t_s, edges, strict=True):
-                if edge > start:
-                    tracker.step(select_rows(mine, slice(start, edge)))
-                    start = edge
-                parts.append(tracker.tracks_at(float(t)))
-            self.waiting[nation] = select_rows(mine, slice(start, len(mine)))
-            cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+            edges[nation] = np.searchsorted(mine[nation].time_s, t_s, side="right")
+        tracks: dict[str, list[dict[str, NDArray[np.generic]]]] = {n: [] for n in self.nodes}
+        pictures: dict[str, list[SystemTracks]] = {n: [] for n in self.nodes}
+        start = dict.fromkeys(self.nodes, 0)
+        for i, t in enumerate(t_s):
+            for nation, node in self.nodes.items():
+                edge = int(edges[nation][i])
+                pictures[nation].append(
+                    node.step(select_rows(mine[nation], slice(start[nation], edge)), float(t))
+                )
+                start[nation] = edge
+                tracks[nation].append(node.last_columns)
+        for nation in self.nodes:
+            self.waiting[nation] = select_rows(mine[nation], slice(start[nation], len(mine[nation])))
+            cols = {name: np.concatenate([p[name] for p in tracks[nation]]) for name in tracks[nation][0]}
             if len(cols["track_id"]):
                 rec.write(f"tracks_{nation}", _track_rows(cols))
+            rows = _picture_rows(pictures[nation], self.names)
+            if rows is not None:
+                rec.write(f"picture_{nation}", rows)
+
+    def finish(self, rec: RecordingWriter, end_s: float) -> None:
+        """Write ``messages``: every message to every destination and what became of it."""
+        log = self.bus.log
+        if not log:
+            return
+        accepted = {(n, sender, seq) for n, node in self.nodes.items() for sender, seq, _ in node.received}
+        outcome = []
+        for d in log:
+            if d.fate != "delivered":
+                outcome.append("not-delivered")
+            elif (d.receiver, d.sender, d.seq) in accepted:
+                outcome.append("accepted")
+            else:
+                outcome.append("pending" if d.arrival_s > end_s else "rejected")
+        rec.write(
+            "messages",
+            {
+                "sent_s": np.array([d.sent_s for d in log]),
+                "sender": np.array([d.sender for d in log], dtype=object),
+                "receiver": np.array([d.receiver for d in log], dtype=object),
+                "seq": np.array([d.seq for d in log], dtype=np.int64),
+                "n_bytes": np.array([d.n_bytes for d in log], dtype=np.int64),
+                "n_tracks": np.array([d.n_tracks for d in log], dtype=np.int64),
+                "fate": np.array([d.fate for d in log], dtype=object),
+                "arrival_s": np.array([d.arrival_s for d in log]),
+                "outcome": np.array(outcome, dtype=object),
+            },
+        )
 
     def counts(self) -> dict[str, dict[str, int]]:
-        return {
-            nation: {
+        out: dict[str, dict[str, int]] = {}
+        for nation, node in self.nodes.items():
+            t = node.tracker
+            out[nation] = {
                 "frames": t.n_frames,
                 "confirmed": t.n_confirmed,
                 "live": len(t.table),
                 "late_rows_skipped": t.late_rows_skipped,
+                "system_tracks": len(node.picture.last) if node.picture.last is not None else 0,
+                "messages_sent": node.sealer.next_seq - 1,
+                "messages_accepted": len(node.received),
+                "messages_rejected": sum(node.verifier.rejected.values()),
             }
-            for nation, t in self.trackers.items()
-        }
+        return out
+
+
+def _picture_rows(pictures: list[SystemTracks], nations: tuple[str, ...]) -> dict[str, Any] | None:
+    """System tracks of successive steps as rows of `PICTURE_SCHEMA`."""
+    pictures = [p for p in pictures if len(p)]
+    if not pictures:
+        return None
+    x = np.concatenate([p.x for p in pictures])
+    p_all = np.concatenate([p.P for p in pictures])
+    lat, lon, alt = ecef_to_geodetic(x[:, 0:3])
+    sigma = np.sqrt(np.maximum(np.diagonal(p_all, axis1=1, axis2=2), 0.0))
+    contributed = np.concatenate([p.pedigree for p in pictures]) != 0
+    code = contributed.astype(np.int64) @ (1 << np.arange(len(nations), dtype=np.int64))
+    codes, inverse = np.unique(code, return_inverse=True)
+    names_of = [
+        "+".join(n for k, n in enumerate(nations) if int(c) >> k & 1) for c in codes
+    ]  # one label per distinct set of contributors
+    labels = np.asarray(names_of, dtype=object)[inverse.reshape(-1)]
+    names = (
+        "sigma_x_m",
+        "sigma_y_m",
+        "sigma_z_m",
+        "sigma_vx_m_per_s",
+        "sigma_vy_m_per_s",
+        "sigma_vz_m_per_s",
+    )
+    return {
+        "time_s": np.concatenate([np.full(len(p), p.time_s) for p in pictures]),
+        "track_id": np.concatenate([p.number for p in pictures]),
+        "status": np.full(len(x), "confirmed", dtype=object),
+        **position_columns(x[:, 0:3], x[:, 3:6], lat, lon, alt),
+        **{name: sigma[:, i] for i, name in enumerate(names)},
+        "quality": np.concatenate([p.quality for p in pictures]).astype(np.int8),
+        "category": np.asarray(CATEGORIES, dtype=object)[np.concatenate([p.category for p in pictures])],
+        "pedigree": labels,
+        "n_sources": np.concatenate([p.n_sources for p in pictures]),
+        "reporter": np.asarray(nations, dtype=object)[np.concatenate([p.reporter for p in pictures])],
+    }
 
 
 def _track_rows(cols: dict[str, NDArray[np.generic]]) -> dict[str, Any]:

@@ -72,8 +72,14 @@ def test_same_scenario_and_seed_give_identical_files(tmp_path: Path) -> None:
         "tracks_USA.parquet",
         "tracks_JPN.parquet",
         "tracks_AUS.parquet",
+        "picture_USA.parquet",
+        "picture_JPN.parquet",
+        "picture_AUS.parquet",
+        "messages.parquet",
+        "audit.jsonl",
         "gospa.parquet",
         "custody.parquet",
+        "siap.parquet",
     }
     assert a == b
 
@@ -106,9 +112,9 @@ def test_each_nation_tracks_its_own_sensors_and_its_tracks_lie_on_truth(tmp_path
     assert confirmed_somewhere > 10
     custody = pq.read_table(tmp_path / "run" / "custody.parquet").to_pandas()
     hostile = truth.loc[truth["affiliation"] == "hostile", "target_id"].unique()
-    assert len(custody) == 3 * len(hostile)
+    assert len(custody) == 2 * 3 * len(hostile)  # own and coalition pictures
     gospa = pq.read_table(tmp_path / "run" / "gospa.parquet").to_pandas()
-    assert set(gospa["nation"]) == {"USA", "JPN", "AUS"} and len(gospa) == 3 * len(steps)
+    assert set(gospa["nation"]) == {"USA", "JPN", "AUS"} and len(gospa) == 2 * 3 * len(steps)
 
 
 def test_another_seed_gives_other_civil_traffic(tmp_path: Path) -> None:

@@ -18,17 +18,23 @@ from kizuna.metrics.consistency import (
 )
 from kizuna.metrics.custody import assign_tracks_to_truth, custody
 from kizuna.metrics.gospa import GospaResult, GospaSeries, gospa, gospa_series
+from kizuna.metrics.siap import CommonalityResult, SiapResult, commonality, siap, siap_association
 
 __all__ = [
+    "CommonalityResult",
     "ConsistencyCheck",
     "GospaResult",
     "GospaSeries",
+    "SiapResult",
     "assign_tracks_to_truth",
     "check_consistency",
     "chi2_band",
+    "commonality",
     "custody",
     "gospa",
     "gospa_series",
     "nees",
     "nis",
+    "siap",
+    "siap_association",
 ]

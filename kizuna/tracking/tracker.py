@@ -109,6 +109,7 @@ STATUS_NAMES: NDArray[np.object_] = np.array([s.name.lower() for s in TrackStatu
 """``status`` code -> name: tentative, confirmed, coasting, deleted."""
 
 _LAST_SENSOR = "last_sensor"
+_SOURCES = "sources"
 _IMM_X, _IMM_P, _IMM_MU = "imm_x", "imm_P", "imm_mu"
 
 
@@ -316,11 +317,15 @@ class Tracker:
     imm_initial_mu: tuple[float, ...] | None = None
     reprocess_window_s: float = 30.0
     record_history: bool = False
+    source_bits: dict[str, int] = field(default_factory=dict)
+    """Sensor id (or, for a satellite layer's rows ``"<layer>/<satellite>"``, the layer id) → the
+    bit of its kind; each track ORs the bits of the sensors that updated it (``sources``)."""
 
     def __post_init__(self) -> None:
         n_state = self.imm.state_dim if self.imm is not None else self.model.state_dim
         table = TrackTable.empty(n_state)
         table.declare(_LAST_SENSOR, (), np.int64)
+        table.declare(_SOURCES, (), np.uint8)
         if self.imm is not None:
             r = len(self.imm.models)
             table.declare(_IMM_X, (r, n_state))
@@ -336,6 +341,7 @@ class Tracker:
             table, -np.inf, empty, np.zeros(0, np.int64), _empty_stereo(), np.zeros(0, np.int64), 0, 0
         )
         self._sensor_codes: dict[str, int] = {}
+        self._code_bits = np.zeros(0, dtype=np.uint8)
         self._kept: deque[_Kept] = deque()
         self.history: list[dict[str, NDArray[np.generic]]] = []
         self.late_frames_skipped = 0
@@ -383,7 +389,10 @@ class Tracker:
     def _codes(self, sensor_id: NDArray[np.object_]) -> NDArray[np.int64]:
         names, inverse = np.unique(sensor_id.astype(str), return_inverse=True)
         for name in names:
-            self._sensor_codes.setdefault(str(name), len(self._sensor_codes))
+            if str(name) not in self._sensor_codes:
+                self._sensor_codes[str(name)] = len(self._sensor_codes)
+                bit = self.source_bits.get(str(name), self.source_bits.get(str(name).split("/")[0], 0))
+                self._code_bits = np.append(self._code_bits, np.uint8(bit))
         lookup = np.array([self._sensor_codes[str(n)] for n in names], dtype=np.int64)
         return lookup[inverse.reshape(-1)]
 
@@ -444,6 +453,9 @@ class Tracker:
         last = table.extra[_LAST_SENSOR]
         looked = looked_at(last, np.unique(codes), hit)
         last[assignment.track_index] = codes[assignment.detection_index]
+        np.bitwise_or.at(
+            table.extra[_SOURCES], assignment.track_index, self._code_bits[codes[assignment.detection_index]]
+        )
         result = table.record_looks(looked, hit, t, self.lifecycle)
         st.n_confirmed += int(result.confirmed.sum())
         self._initiate(frame, codes, assignment.unassigned_detections, t)
@@ -485,7 +497,7 @@ class Tracker:
         x[:, :6], p[:, :6, :6] = init.x, init.P
         if n > 6:  # extra components (e.g. turn rate, acceleration): zero mean, the model's scale
             p[:, 6:, 6:] = np.eye(n - 6) * 1.0
-        extra: dict[str, ArrayLike] = {_LAST_SENSOR: sensor}
+        extra: dict[str, ArrayLike] = {_LAST_SENSOR: sensor, _SOURCES: self._code_bits[sensor]}
         if self.imm is not None:
             s = self.imm.initial_state(x, p, self._mu0)
             extra.update({_IMM_X: s.x, _IMM_P: s.P, _IMM_MU: s.mu})
@@ -563,11 +575,13 @@ class Tracker:
 
     def tracks_at(self, time_s: float) -> dict[str, NDArray[np.generic]]:
         """The live tracks predicted to ``time_s`` (`predicted_table`) as `track_columns`, plus
-        ``last_sensor_id`` (the sensor of each track's latest detection)."""
+        ``last_sensor_id`` (the sensor of each track's latest detection) and ``sources`` (the
+        OR of the `source_bits` of every sensor that updated it)."""
         view = self.predicted_table(time_s)
         cols = track_columns(view, time_s)
         cols["n_updates"] = view.n_updates.copy()
         cols["last_sensor_id"] = self.sensor_name(view.extra[_LAST_SENSOR])
+        cols["sources"] = view.extra[_SOURCES].copy()
         return cols
 
     def drain_history(self, *, final: bool = False) -> dict[str, NDArray[np.generic]] | None:
