@@ -111,14 +111,29 @@ def run(
         Path, typer.Option("--out", "-o", help="Folder for the recording (created if missing).")
     ] = Path("out/run"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    variant: Annotated[
+        str | None,
+        typer.Option(
+            "--variant",
+            help="Run the scenario changed one named way: no-sharing (built in) or a [[variants]] name.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json).
 
     Example: kizuna run examples/indo-pacific.toml --out out/demo
+    Example: kizuna run examples/indo-pacific.toml --variant no-sharing --out out/no-sharing
     """
+    from kizuna.scenario.variants import apply_variant
     from kizuna.simulation import run as run_simulation
 
     loaded = _load(scenario)
+    if variant is not None:
+        try:
+            loaded = apply_variant(loaded, variant)
+        except ValueError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),

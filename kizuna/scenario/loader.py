@@ -332,6 +332,23 @@ def cross_check(s: Scenario, base_dir: Path | None) -> list[Problem]:
             check_nation(f"{path}.to[{j}]", code)
             if code == rule.nation:
                 add(Problem(f"{path}.to[{j}]", "a nation does not release to itself"))
+
+    sensor_ids = {x.id for x in s.sensors}
+    for dup in sorted(_duplicates(v.name for v in s.variants)):
+        add(Problem("variants", f"variant {dup!r} is defined more than once"))
+    for i, variant in enumerate(s.variants):
+        path = f"variants[{i}]"
+        if variant.name == "no-sharing":
+            add(Problem(f"{path}.name", "'no-sharing' is built in; choose another name"))
+        for j, sensor in enumerate(variant.drop_sensors):
+            if sensor not in sensor_ids:
+                known = sorted(sensor_ids)
+                add(Problem(f"{path}.drop_sensors[{j}]", f"unknown sensor {sensor!r} (sensors: {known})"))
+        for j, code in enumerate(variant.drop_release):
+            check_nation(f"{path}.drop_release[{j}]", code)
+        for j, change in enumerate(variant.links):
+            for k, code in enumerate(change.nations or ()):
+                check_nation(f"{path}.links[{j}].nations[{k}]", code)
     return problems
 
 

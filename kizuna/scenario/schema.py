@@ -92,6 +92,14 @@ class Nation(_Table):
 
     code: NationCode = Field(description="Three-letter code, e.g. USA, JPN, AUS.")
     name: str = Field(min_length=1, description="Display name.")
+    key_file: str | None = Field(
+        None,
+        description="The node's Ed25519 signing key (hex seed), relative to the scenario file; a live "
+        "node needs it (`kizuna keygen` writes one). A simulated run without it derives keys from the seed.",
+    )
+    public_key_file: str | None = Field(
+        None, description="The node's verify key (hex), relative to the scenario file; partners need it."
+    )
 
 
 # --- Sensors -----------------------------------------------------------------------------------
@@ -379,9 +387,20 @@ class Link(_Table):
 
 
 class Network(_Table):
-    """The coalition network."""
+    """The coalition network and how nodes use it."""
 
     links: list[Link] = Field(default_factory=list, description="Links between nations.")
+    publish_interval_s: Positive = Field(
+        1.0, description="How often a node reports its local tracks to its partners, seconds."
+    )
+    stale_after_s: Positive = Field(
+        10.0, description="A partner's track not reported again within this time leaves the picture, seconds."
+    )
+    reporting_responsibility: bool = Field(
+        True,
+        description="A node leaves out of its report to a partner the tracks another nation reports to "
+        "that partner with better quality (Link 16's reporting responsibility).",
+    )
 
 
 TrackCategory = Literal["all", "air", "missile", "space"]
@@ -399,6 +418,34 @@ class ReleaseRule(_Table):
     sources: list[SourceKind] = Field(
         default_factory=lambda: ["all"], min_length=1, description="Sensor kinds whose tracks are released."
     )
+
+
+class LinkChange(_Table):
+    """A change a variant makes to links: every link, or those joining the named nations."""
+
+    nations: tuple[NationCode, NationCode] | None = Field(
+        None, description="The link to change; every link when absent."
+    )
+    latency_factor: Positive = Field(1.0, description="Multiplies the mean latency and jitter.")
+    loss: Probability | None = Field(None, description="Replaces the loss probability.")
+    bandwidth_factor: Positive = Field(1.0, description="Multiplies the bandwidth.")
+    outages: list[Outage] = Field(default_factory=list, description="Outages added to the link.")
+
+
+class Variant(_Table):
+    """An alternative architecture to compare with the scenario as written (`kizuna run --variant`).
+    `no-sharing` is built in: no nation releases anything."""
+
+    name: Id = Field(description="Name given to `--variant`.")
+    description: str = Field("", description="Free text.")
+    no_sharing: bool = Field(False, description="No nation releases anything (national pictures only).")
+    drop_sensors: list[Id] = Field(
+        default_factory=list, description="Sensors (ids, or constellation-layer ids) removed."
+    )
+    drop_release: list[NationCode] = Field(
+        default_factory=list, description="Nations whose release rules are removed (they share nothing)."
+    )
+    links: list[LinkChange] = Field(default_factory=list, description="Changes to the links.")
 
 
 # --- The scenario ------------------------------------------------------------------------------
@@ -429,3 +476,6 @@ class Scenario(_Table):
     civil_traffic: CivilTraffic | None = Field(None, description="Background civil air traffic.")
     network: Network = Field(default_factory=Network, description="Links between the nations' nodes.")
     release: list[ReleaseRule] = Field(default_factory=list, description="Release rules.")
+    variants: list[Variant] = Field(
+        default_factory=list, description="Named alternatives for `kizuna run --variant` and comparisons."
+    )
