@@ -7,6 +7,7 @@ traceback.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -414,6 +415,116 @@ def track(
         highlight=False,
     )
     console.print(f"[green]wrote[/] {out} ({rows:,} rows)", highlight=False)
+
+
+@app.command()
+def keygen(
+    nations: Annotated[list[str], typer.Argument(help="Nation codes, e.g. USA JPN AUS.", show_default=False)],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for <NATION>.key and <NATION>.pub.")
+    ] = Path("keys"),
+    overwrite: Annotated[bool, typer.Option(help="Replace existing key files.")] = False,
+) -> None:
+    """Write an Ed25519 key pair per nation for live nodes (.key private, mode 0600; .pub to share).
+
+    Name them in the scenario: key_file = "keys/JPN.key", public_key_file = "keys/JPN.pub".
+
+    Example: kizuna keygen USA JPN AUS --out keys
+    """
+    from kizuna.network.signing import KeyFileError, generate_keys
+
+    try:
+        written = generate_keys(out, nations, overwrite=overwrite)
+    except (KeyFileError, ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    for nation, path in written.items():
+        console.print(f"{nation}: {path} (private), {path.with_suffix('.pub')} (public)", highlight=False)
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        start, end = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected START:END in scenario seconds, e.g. 300:420") from None
+    return start, end
+
+
+@app.command()
+def node(
+    scenario: ScenarioPath,
+    nation: Annotated[str, typer.Option("--nation", help="This node's nation code.", show_default=False)],
+    listen: Annotated[
+        list[str] | None,
+        typer.Option("--listen", help="Zenoh endpoint to listen on, e.g. tcp/127.0.0.1:7447."),
+    ] = None,
+    connect: Annotated[
+        list[str] | None, typer.Option("--connect", help="A partner's endpoint, e.g. tcp/127.0.0.1:7448.")
+    ] = None,
+    detections: Annotated[
+        Path | None, typer.Option(help="Detections file fed to this node's tracker (its own sensors' rows).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the node's picture and audit log.")
+    ] = Path("out/node"),
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite state file (default: OUT/state_<NATION>.sqlite).")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="Scenario seconds per wall-clock second.")] = 1.0,
+    clock_start: Annotated[
+        float | None, typer.Option(help="UNIX time of scenario time 0; share it across an exercise's nodes.")
+    ] = None,
+    until: Annotated[float | None, typer.Option(help="Stop at this scenario time, seconds.")] = None,
+    loss: Annotated[
+        float, typer.Option(help="Fault injection: drop this fraction of received messages.")
+    ] = 0.0,
+    cut: Annotated[
+        list[str] | None,
+        typer.Option(help="Fault injection: cut this node off during START:END (repeatable)."),
+    ] = None,
+) -> None:
+    """Run one nation's node live: its tracker, signed reports to partners over Zenoh (peer to
+    peer, no broker), fusion into its picture, state kept in SQLite across restarts.
+
+    Example: kizuna node examples/live.toml --nation JPN --listen tcp/127.0.0.1:7448 \\
+    --connect tcp/127.0.0.1:7447 --detections out/demo/detections.parquet
+    """
+    from kizuna.live import LiveError, LiveOptions, LiveSummary, run_live
+    from kizuna.node_store import StoreError
+
+    loaded = _load(scenario)
+    options = LiveOptions(
+        nation=nation, listen=listen or [], connect=connect or [], detections=detections, out=out,
+        state=state, speed=speed, clock_start=clock_start, until_s=until, loss=loss,
+        cut=[_window(c) for c in cut or []], seed=loaded.scenario.seed,
+    )  # fmt: skip
+    last = [0.0]
+
+    def on_step(summary: LiveSummary) -> None:
+        if time.monotonic() - last[0] >= 10.0:
+            last[0] = time.monotonic()
+            console.print(
+                f"{nation} t={summary.end_s:,.0f} s: {summary.system_tracks} system tracks, "
+                f"{summary.messages_sent} sent, {summary.messages_accepted} accepted",
+                highlight=False,
+            )
+
+    try:
+        summary = run_live(loaded, options, on_step=on_step)
+    except (LiveError, StoreError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(code=130) from None
+    console.print(
+        f"{nation}: {summary.steps} steps to t={summary.end_s:,.0f} s"
+        + (f" (resumed at {summary.resumed_at_s:,.0f} s)" if summary.resumed_at_s is not None else "")
+        + f"; {summary.system_tracks} system tracks; {summary.messages_sent} messages sent, "
+        f"{summary.messages_accepted} accepted, rejected {summary.messages_rejected or 'none'}; "
+        f"{summary.peers_at_start} peer(s) at start; bus: {summary.bus_received} received, "
+        f"{summary.bus_missed} missed",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -2,10 +2,10 @@
 
 A step reads like the data flow:
 
-1. **track** — the national tracker takes the node's own detections;
-2. **receive** — messages that arrived are opened (`kizuna.network.signing.Verifier`: signature,
+1. **receive** — messages that arrived are opened (`kizuna.network.signing.Verifier`: signature,
    replay, release list) and their tracks, once checked against the release rules, join the
    picture as partners' sources;
+2. **track** — the national tracker takes the node's own detections;
 3. **fuse** — the node's firm local tracks and its partners' latest reports become system tracks
    (`kizuna.fusion.picture.SystemPicture`);
 4. **publish** — when due, the node reports its firm local tracks, each with its system number,
@@ -23,22 +23,25 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import nacl.signing
 import numpy as np
 from numpy.typing import NDArray
 
+from kizuna.frames import ecef_to_geodetic
 from kizuna.fusion.category import classify
 from kizuna.fusion.picture import PictureParameters, SystemPicture, SystemTracks
 from kizuna.network.bus import Bus
-from kizuna.network.messages import SOURCE_BITS, Tracks, pack_tracks, valid_track_rows
+from kizuna.network.messages import CATEGORIES, SOURCE_BITS, Tracks, pack_tracks, valid_track_rows
 from kizuna.network.release import ReleasePolicy
 from kizuna.network.signing import AuditLog, Sealer, Verifier
+from kizuna.recording import position_columns
 from kizuna.scenario.schema import Scenario
 from kizuna.sensors import DetectionBatch
 from kizuna.tracking.tracker import Tracker, surveillance_tracker
 
-__all__ = ["FIRM", "Node", "NodeSettings", "source_bits_of"]
+__all__ = ["FIRM", "Node", "NodeSettings", "picture_rows", "source_bits_of", "track_rows"]
 
 FIRM = ("confirmed", "coasting")
 """Local track statuses a node shares and fuses."""
@@ -118,11 +121,13 @@ class Node:
 
     # --- the step --------------------------------------------------------------------------------
 
-    def step(self, detections: DetectionBatch, now_s: float) -> SystemTracks:
-        """Track, receive, fuse and (when due) publish, at ``now_s`` (module docstring)."""
-        self.tracker.step(detections)
+    def step(self, detections: DetectionBatch, now_s: float, *, clock_s: float | None = None) -> SystemTracks:
+        """Track, receive, fuse and (when due) publish, at ``now_s`` (module docstring).
+        ``clock_s`` is the time messages are checked against (age, replay window) when it differs
+        from the step's time: a live node catching up steps behind the clock its partners keep."""
         for data in self.bus.receive(self.nation, now_s):
-            self.take(data, now_s)
+            self.take(data, now_s if clock_s is None else clock_s)
+        self.tracker.step(detections)
         local = self.local_tracks(now_s)
         self.picture.set_local(now_s, local.track_id, local.x, local.P, local.quality,
                                local.pedigree[:, self.index])  # fmt: skip
@@ -241,3 +246,68 @@ class Node:
         rows = np.flatnonzero(other)
         ped[rows, reporter[rows]] = picture.pedigree[at[rows], reporter[rows]]
         return other & self.policy.releasable(ped, picture.category[at], dest)
+
+
+def picture_rows(pictures: list[SystemTracks], nations: tuple[str, ...]) -> dict[str, Any] | None:
+    """System tracks of successive steps as rows of `PICTURE_SCHEMA`."""
+    pictures = [p for p in pictures if len(p)]
+    if not pictures:
+        return None
+    x = np.concatenate([p.x for p in pictures])
+    p_all = np.concatenate([p.P for p in pictures])
+    lat, lon, alt = ecef_to_geodetic(x[:, 0:3])
+    sigma = np.sqrt(np.maximum(np.diagonal(p_all, axis1=1, axis2=2), 0.0))
+    contributed = np.concatenate([p.pedigree for p in pictures]) != 0
+    code = contributed.astype(np.int64) @ (1 << np.arange(len(nations), dtype=np.int64))
+    codes, inverse = np.unique(code, return_inverse=True)
+    names_of = [
+        "+".join(n for k, n in enumerate(nations) if int(c) >> k & 1) for c in codes
+    ]  # one label per distinct set of contributors
+    labels = np.asarray(names_of, dtype=object)[inverse.reshape(-1)]
+    names = (
+        "sigma_x_m",
+        "sigma_y_m",
+        "sigma_z_m",
+        "sigma_vx_m_per_s",
+        "sigma_vy_m_per_s",
+        "sigma_vz_m_per_s",
+    )
+    return {
+        "time_s": np.concatenate([np.full(len(p), p.time_s) for p in pictures]),
+        "track_id": np.concatenate([p.number for p in pictures]),
+        "status": np.full(len(x), "confirmed", dtype=object),
+        **position_columns(x[:, 0:3], x[:, 3:6], lat, lon, alt),
+        **{name: sigma[:, i] for i, name in enumerate(names)},
+        "quality": np.concatenate([p.quality for p in pictures]).astype(np.int8),
+        "category": np.asarray(CATEGORIES, dtype=object)[np.concatenate([p.category for p in pictures])],
+        "pedigree": labels,
+        "n_sources": np.concatenate([p.n_sources for p in pictures]),
+        "reporter": np.asarray(nations, dtype=object)[np.concatenate([p.reporter for p in pictures])],
+    }
+
+
+def track_rows(cols: dict[str, NDArray[np.generic]]) -> dict[str, Any]:
+    """`Tracker.tracks_at` columns as rows of `TRACK_SCHEMA`."""
+    pos = np.stack([cols["x_m"], cols["y_m"], cols["z_m"]], axis=-1).astype(np.float64)
+    vel = np.stack([cols["vx_m_per_s"], cols["vy_m_per_s"], cols["vz_m_per_s"]], axis=-1).astype(np.float64)
+    lat, lon, alt = ecef_to_geodetic(pos)
+    p = np.asarray(cols["P"], dtype=np.float64)
+    sigma = np.sqrt(np.maximum(np.diagonal(p, axis1=1, axis2=2), 0.0))
+    names = (
+        "sigma_x_m",
+        "sigma_y_m",
+        "sigma_z_m",
+        "sigma_vx_m_per_s",
+        "sigma_vy_m_per_s",
+        "sigma_vz_m_per_s",
+    )
+    return {
+        "time_s": cols["time_s"],
+        "track_id": cols["track_id"],
+        "status": cols["status"],
+        **position_columns(pos, vel, lat, lon, alt),
+        **{name: sigma[:, i] for i, name in enumerate(names)},
+        "quality": cols["quality"],
+        "n_updates": cols["n_updates"],
+        "last_sensor_id": cols["last_sensor_id"],
+    }

@@ -134,11 +134,13 @@ class RecordingWriter:
     under the `.partial` name for inspection.
     """
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, *, standard_tables: bool = True) -> None:
+        """``standard_tables``: declare truth, satellites and detections (a simulated run's
+        recording); a live node's outputs declare only their own tables."""
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._tables: dict[str, _Table] = {}
-        self._schemas: dict[str, pa.Schema] = dict(_TABLES)
+        self._schemas: dict[str, pa.Schema] = dict(_TABLES) if standard_tables else {}
 
     def declare(self, name: str, schema: pa.Schema) -> None:
         """Add a table to this recording (e.g. ``tracks_JPN``); written empty if no row comes."""
@@ -297,3 +299,37 @@ def read_table(recording: str | Path, name: str) -> pa.Table:
     """Read one table of a checked recording."""
     read_manifest(recording)
     return pq.read_table(Path(recording) / f"{name}.parquet")
+
+
+class PartsWriter:
+    """A table written as a folder of complete Parquet files (``part-<n>.parquet``), for a process
+    that may be killed: rows are buffered and every `flush` writes them as one more part (under a
+    temporary name, then renamed), so a kill loses at most the rows since the last flush and never
+    leaves a file that cannot be read. ``pandas.read_parquet(folder)`` reads the whole table.
+    Part numbers continue after the parts already in the folder (a restarted process appends).
+    """
+
+    def __init__(self, folder: str | Path, schema: pa.Schema) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        existing = [int(p.stem.split("-")[1]) for p in self.folder.glob("part-*.parquet")]
+        self.next_part = max(existing, default=-1) + 1
+        self._buffer: list[pa.Table] = []
+        self.rows = 0
+
+    def write(self, columns: dict[str, Any]) -> None:
+        self._buffer.append(pa.Table.from_pydict(columns, schema=self.schema))
+
+    def flush(self) -> Path | None:
+        if not self._buffer:
+            return None
+        table = pa.concat_tables(self._buffer)
+        self._buffer.clear()
+        path = self.folder / f"part-{self.next_part:06d}.parquet"
+        tmp = path.with_suffix(".parquet.partial")
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+        self.next_part += 1
+        self.rows += table.num_rows
+        return path

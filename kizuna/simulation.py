@@ -23,10 +23,9 @@ from kizuna.frames import ecef_to_geodetic
 from kizuna.fusion.picture import SystemTracks
 from kizuna.metrics.picture import PictureMetrics, evaluate_recording
 from kizuna.network.bus import SimulatedBus
-from kizuna.network.messages import CATEGORIES
 from kizuna.network.release import ReleasePolicy
 from kizuna.network.signing import AuditLog, keys_from_seed
-from kizuna.node import Node, NodeSettings, source_bits_of
+from kizuna.node import Node, NodeSettings, picture_rows, source_bits_of, track_rows
 from kizuna.orbits import Constellation
 from kizuna.orbits.build import constellation_from_scenario
 from kizuna.recording import MESSAGE_SCHEMA, PICTURE_SCHEMA, TRACK_SCHEMA, RecordingWriter, position_columns
@@ -331,8 +330,8 @@ class _Coalition:
             self.waiting[nation] = select_rows(mine[nation], slice(start[nation], len(mine[nation])))
             cols = {name: np.concatenate([p[name] for p in tracks[nation]]) for name in tracks[nation][0]}
             if len(cols["track_id"]):
-                rec.write(f"tracks_{nation}", _track_rows(cols))
-            rows = _picture_rows(pictures[nation], self.names)
+                rec.write(f"tracks_{nation}", track_rows(cols))
+            rows = picture_rows(pictures[nation], self.names)
             if rows is not None:
                 rec.write(f"picture_{nation}", rows)
 
@@ -380,71 +379,6 @@ class _Coalition:
                 "messages_rejected": sum(node.verifier.rejected.values()),
             }
         return out
-
-
-def _picture_rows(pictures: list[SystemTracks], nations: tuple[str, ...]) -> dict[str, Any] | None:
-    """System tracks of successive steps as rows of `PICTURE_SCHEMA`."""
-    pictures = [p for p in pictures if len(p)]
-    if not pictures:
-        return None
-    x = np.concatenate([p.x for p in pictures])
-    p_all = np.concatenate([p.P for p in pictures])
-    lat, lon, alt = ecef_to_geodetic(x[:, 0:3])
-    sigma = np.sqrt(np.maximum(np.diagonal(p_all, axis1=1, axis2=2), 0.0))
-    contributed = np.concatenate([p.pedigree for p in pictures]) != 0
-    code = contributed.astype(np.int64) @ (1 << np.arange(len(nations), dtype=np.int64))
-    codes, inverse = np.unique(code, return_inverse=True)
-    names_of = [
-        "+".join(n for k, n in enumerate(nations) if int(c) >> k & 1) for c in codes
-    ]  # one label per distinct set of contributors
-    labels = np.asarray(names_of, dtype=object)[inverse.reshape(-1)]
-    names = (
-        "sigma_x_m",
-        "sigma_y_m",
-        "sigma_z_m",
-        "sigma_vx_m_per_s",
-        "sigma_vy_m_per_s",
-        "sigma_vz_m_per_s",
-    )
-    return {
-        "time_s": np.concatenate([np.full(len(p), p.time_s) for p in pictures]),
-        "track_id": np.concatenate([p.number for p in pictures]),
-        "status": np.full(len(x), "confirmed", dtype=object),
-        **position_columns(x[:, 0:3], x[:, 3:6], lat, lon, alt),
-        **{name: sigma[:, i] for i, name in enumerate(names)},
-        "quality": np.concatenate([p.quality for p in pictures]).astype(np.int8),
-        "category": np.asarray(CATEGORIES, dtype=object)[np.concatenate([p.category for p in pictures])],
-        "pedigree": labels,
-        "n_sources": np.concatenate([p.n_sources for p in pictures]),
-        "reporter": np.asarray(nations, dtype=object)[np.concatenate([p.reporter for p in pictures])],
-    }
-
-
-def _track_rows(cols: dict[str, NDArray[np.generic]]) -> dict[str, Any]:
-    """`Tracker.tracks_at` columns as rows of `TRACK_SCHEMA`."""
-    pos = np.stack([cols["x_m"], cols["y_m"], cols["z_m"]], axis=-1).astype(np.float64)
-    vel = np.stack([cols["vx_m_per_s"], cols["vy_m_per_s"], cols["vz_m_per_s"]], axis=-1).astype(np.float64)
-    lat, lon, alt = ecef_to_geodetic(pos)
-    p = np.asarray(cols["P"], dtype=np.float64)
-    sigma = np.sqrt(np.maximum(np.diagonal(p, axis1=1, axis2=2), 0.0))
-    names = (
-        "sigma_x_m",
-        "sigma_y_m",
-        "sigma_z_m",
-        "sigma_vx_m_per_s",
-        "sigma_vy_m_per_s",
-        "sigma_vz_m_per_s",
-    )
-    return {
-        "time_s": cols["time_s"],
-        "track_id": cols["track_id"],
-        "status": cols["status"],
-        **position_columns(pos, vel, lat, lon, alt),
-        **{name: sigma[:, i] for i, name in enumerate(names)},
-        "quality": cols["quality"],
-        "n_updates": cols["n_updates"],
-        "last_sensor_id": cols["last_sensor_id"],
-    }
 
 
 def _record_satellites(rec: RecordingWriter, world: World, t_s: NDArray[np.float64]) -> dict[str, str]:

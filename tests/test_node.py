@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from kizuna import frames
 from kizuna.constants import DEG
+from kizuna.fusion.picture import NUMBER_BLOCK
 from kizuna.network.bus import SimulatedBus
 from kizuna.network.messages import CATEGORIES, SOURCE_BITS
 from kizuna.network.release import ReleasePolicy
@@ -86,10 +87,15 @@ class Coalition:
     targets: list[Target]
 
     def run(self, steps: int, seed: int = 1, dt_s: float = 1.0) -> list[dict[str, object]]:
-        rng = np.random.default_rng(seed)
+        return self.run_from(0, steps, seed, dt_s)
+
+    def run_from(self, first: int, last: int, seed: int = 1, dt_s: float = 1.0) -> list[dict[str, object]]:
+        """Steps ``first`` … ``last − 1``; detections are drawn per step, so the same step gives
+        the same detections whether or not the run was split."""
         out = []
-        next_id = 0
-        for k in range(steps):
+        for k in range(first, last):
+            rng = np.random.default_rng([seed, k])
+            next_id = 100_000 * k
             t = k * dt_s
             pictures = {}
             for nation, node in self.nodes.items():
@@ -222,7 +228,7 @@ def test_numbers_converge_to_the_one_more_partners_can_see() -> None:
     history = c.run(15)
     held = {n: numbers_near(history[-1][n], targets, 14.0) for n in c.nodes}
     assert held["USA"][0] == held["JPN"][0] == held["AUS"][0]
-    assert held["AUS"][0] // 1_000_000 == 3  # AUS's block: the third nation
+    assert held["AUS"][0] // NUMBER_BLOCK == 3  # AUS's block: the third nation
     # AUS's picture has no JPN data
     aus = history[-1]["AUS"]
     assert not aus.pedigree[:, 1].any()

@@ -19,9 +19,12 @@ nation (`kizuna.fusion.t2t.associate_tracks`, gate ``gate_probability``) with th
 that have no source of that nation yet; the unmatched start system tracks.
 
 **Numbers.** Each node numbers from its own block — node *k* (its place in the scenario's
-nations, from 0) issues ``(k + 1)·NUMBER_BLOCK + 1, + 2, …`` — so no two nodes ever issue the same
-number and no server is needed. A new system track takes the number its partner's report carries
-when it starts from a report, and a fresh number of its own when it starts from a local track.
+nations, from 0) owns ``(k + 1)·NUMBER_BLOCK …`` — so no two nodes ever issue the same number and
+no server is needed. A system track that starts from a local track is numbered after it: block +
+local track id (a tracker never reuses an id), so a node numbers the same object the same way
+whatever the timing of the network — a live run and a simulated one agree. A system track that
+starts from a partner's report takes the number the report carries (in the rare clash with a
+number already used here, a fresh one from the upper half of the block).
 Reports carry the sender's number, so each node sees the candidates for a shared track, and every
 node picks with the same **merge rule**: the number whose originating report can reach the most
 nations under the release rules (``reach``) wins, and among equals the lowest. A node that hears
@@ -51,8 +54,8 @@ from kizuna.tracking.models import cv_process_noise, cv_transition
 
 __all__ = ["NUMBER_BLOCK", "PictureParameters", "SystemPicture", "SystemTracks"]
 
-NUMBER_BLOCK = 1_000_000
-"""System track numbers per node block."""
+NUMBER_BLOCK = 1_000_000_000
+"""System track numbers per node block: node k numbers from (k + 1)·NUMBER_BLOCK."""
 
 ReachSize = Callable[[int, int, int], int]
 """(nation index, category code, source bits) → how many nations may receive that nation's track."""
@@ -142,9 +145,9 @@ class SystemPicture:
     def __post_init__(self) -> None:
         if not 0 <= self.nation < self.n_nations:
             raise ValueError(f"nation index {self.nation} outside 0..{self.n_nations - 1}")
-        block = (self.nation + 1) * NUMBER_BLOCK
-        if not block < self.next_number < block + NUMBER_BLOCK:
-            self.next_number = block + 1
+        self.block = (self.nation + 1) * NUMBER_BLOCK
+        if not self.block + NUMBER_BLOCK // 2 < self.next_number < self.block + NUMBER_BLOCK:
+            self.next_number = self.block + NUMBER_BLOCK // 2 + 1
         self.sources = _Sources.empty(self.n_nations)
         self.reporter_of: dict[int, int] = {}
         self.last: SystemTracks | None = None
@@ -299,11 +302,16 @@ class SystemPicture:
                 s.system[free[match.a_index]] = ids[match.b_index]
                 free = free[np.asarray(match.unmatched_a, dtype=np.intp)]
             for row in free:
-                s.system[row] = self._new_number(int(s.reported[row]))
+                s.system[row] = self._new_number(row)
 
-    def _new_number(self, reported: int) -> int:
-        if reported > 0 and not np.any(self.sources.system == reported):
-            return reported
+    def _new_number(self, row: int) -> int:
+        s = self.sources
+        if s.nation[row] == self.nation and 0 < s.track_id[row] < NUMBER_BLOCK // 2:
+            candidate = self.block + int(s.track_id[row])
+        else:
+            candidate = int(s.reported[row])
+        if candidate > 0 and not np.any(s.system == candidate):
+            return candidate
         number = self.next_number
         self.next_number += 1
         self.numbers_issued += 1

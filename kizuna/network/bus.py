@@ -30,7 +30,7 @@ import numpy as np
 from kizuna.rng import stream
 from kizuna.scenario.schema import Link
 
-__all__ = ["FATES", "MAX_QUEUE_S", "Bus", "Delivery", "SimulatedBus"]
+__all__ = ["FATES", "MAX_QUEUE_S", "Bus", "Delivery", "FaultyBus", "SimulatedBus"]
 
 MAX_QUEUE_S = 5.0
 """A message that would wait longer than this for a link's bandwidth is dropped."""
@@ -135,3 +135,45 @@ class SimulatedBus:
     def in_flight(self) -> int:
         """Messages sent and not yet taken by their receiver."""
         return sum(len(q) for q in self._queues.values())
+
+
+@dataclass
+class FaultyBus:
+    """Faults injected around any bus, for exercises and tests of live nodes: each received
+    message is lost with probability ``loss``; during each ``cut`` window (start, end) in
+    scenario seconds the node is cut off — nothing leaves, nothing arrives (what arrives is
+    discarded). Draws come from ``seed``."""
+
+    inner: Bus
+    loss: float = 0.0
+    cut: Sequence[tuple[float, float]] = ()
+    seed: int = 0
+    dropped: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.loss < 1.0:
+            raise ValueError(f"loss must be in [0, 1), got {self.loss}")
+        for start, end in self.cut:
+            if not end > start:
+                raise ValueError(f"a cut window must end after it starts, got ({start}, {end})")
+        self._rng = np.random.default_rng(self.seed)
+
+    def _cut(self, now_s: float) -> bool:
+        return any(start <= now_s < end for start, end in self.cut)
+
+    def send(
+        self, sender: str, to: Sequence[str], data: bytes, now_s: float, *, seq: int = -1, n_tracks: int = 0
+    ) -> None:
+        if self._cut(now_s):
+            self.dropped += len(to)
+            return
+        self.inner.send(sender, to, data, now_s, seq=seq, n_tracks=n_tracks)
+
+    def receive(self, nation: str, now_s: float) -> list[bytes]:
+        got = self.inner.receive(nation, now_s)
+        if self._cut(now_s):
+            self.dropped += len(got)
+            return []
+        keep = self._rng.random(len(got)) >= self.loss
+        self.dropped += int((~keep).sum())
+        return [m for m, k in zip(got, keep, strict=True) if k]
