@@ -204,29 +204,32 @@ def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics
     if c.empty:
         return
     threats = Table(
-        title="custody per threat: first firm track (s after start) / fraction of its life held — "
-        "own sensors → coalition picture"
+        title="custody per threat: share of its flight held, own sensors → coalition picture; "
+        "first detection and first firm track in any coalition picture (s after start)"
     )
-    threats.add_column("threat")
-    threats.add_column("kind")
+    for name in ("threat", "kind", "detected", "firm"):
+        threats.add_column(name, justify="left" if name in ("threat", "kind") else "right", no_wrap=True)
     order = list(tracking)
     for nation in order:
-        threats.add_column(nation, justify="right")
+        threats.add_column(nation, justify="right", no_wrap=True)
+    short = {"ballistic_missile": "BM", "glide_vehicle": "HGV", "cruise_missile": "CM"}
     for (target, kind), rows in c.groupby(["target_id", "kind"], sort=True):
         by = rows.set_index(["nation", "picture"])
+        fused = rows[rows["picture"] == "coalition"]
         cells = []
         for nation in order:
-            parts = []
-            for view in ("own", "coalition"):
-                if (nation, view) not in by.index:
-                    continue
-                first, held = (
-                    by.loc[(nation, view), "first_confirmed_time_s"],
-                    by.loc[(nation, view), "held_fraction"],
-                )
-                parts.append("—" if first != first else f"{first:,.0f} s/{held:.0%}")
-            cells.append(" → ".join(parts))
-        threats.add_row(str(target), str(kind), *cells)
+            if (nation, "own") in by.index and (nation, "coalition") in by.index:
+                own_held = by.loc[(nation, "own"), "held_fraction"]
+                cells.append(f"{own_held:.0%} → {by.loc[(nation, 'coalition'), 'held_fraction']:.0%}")
+            else:
+                cells.append("")
+        times = [fused["first_detection_time_s"].min(), fused["first_confirmed_time_s"].min()]
+        threats.add_row(
+            str(target),
+            short.get(str(kind), str(kind)),
+            *("—" if t != t else f"{t:,.0f}" for t in times),
+            *cells,
+        )
     console.print(threats)
 
 

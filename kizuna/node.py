@@ -113,6 +113,7 @@ class Node:
         """Tracks left out of reports to a partner because another nation reports them."""
         self.last_columns: dict[str, NDArray[np.generic]] = {}
         """The tracker's live tracks at the last step (`Tracker.tracks_at`), firm or not."""
+        self._warned: set[str] = set()
         self.not_cleared = 0
         """Received tracks refused because a contributor does not release them to this node."""
 
@@ -147,20 +148,27 @@ class Node:
         ped = self._pedigree_here(tracks)
         if ped is None:
             self.not_cleared += len(tracks)
-            _log.warning("%s: report from %s names nations outside the coalition; dropped", self.nation,
-                         message.sender)  # fmt: skip
+            self._warn_once(message.sender, "%s: report from %s names nations outside the coalition; dropped",
+                            self.nation, message.sender)  # fmt: skip
             return True
         cleared = self.policy.releasable(ped, tracks.category, self.nation)
         if not cleared.all():
             self.not_cleared += int((~cleared).sum())
-            _log.warning("%s: %d track(s) from %s not cleared for %s by their contributors; dropped",
-                         self.nation, int((~cleared).sum()), message.sender, self.nation)  # fmt: skip
+            self._warn_once(message.sender, "%s: %d track(s) from %s not cleared for %s by their "
+                            "contributors; dropped", self.nation, int((~cleared).sum()), message.sender,
+                            self.nation)  # fmt: skip
         rows = np.flatnonzero(cleared)
         self.picture.receive(
             self.nations.index(message.sender), tracks.time_s, tracks.track_id[rows], tracks.x[rows],
             tracks.P[rows], tracks.quality[rows], ped[rows], tracks.system_number[rows],
         )  # fmt: skip
         return True
+
+    def _warn_once(self, sender: str, fmt: str, *args: object) -> None:
+        """WARNING the first time per sender, DEBUG after (a partner's mistake repeats per report)."""
+        level = logging.DEBUG if sender in self._warned else logging.WARNING
+        self._warned.add(sender)
+        _log.log(level, fmt, *args)
 
     def _pedigree_here(self, tracks: Tracks) -> NDArray[np.uint8] | None:
         """The report's pedigree in this coalition's nation order; None if it names a stranger."""

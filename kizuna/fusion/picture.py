@@ -99,6 +99,15 @@ class SystemTracks:
         return len(self.number)
 
 
+@dataclass(frozen=True)
+class _Fused:
+    """Fused state of every system track (sorted numbers) at one update."""
+
+    number: NDArray[np.int64]
+    x: NDArray[np.float64]
+    P: NDArray[np.float64]
+
+
 @dataclass
 class _Sources:
     nation: NDArray[np.int64]
@@ -239,10 +248,13 @@ class SystemPicture:
         fresh = (s.nation == self.nation) | (now_s - s.time_s <= self.params.stale_after_s)
         s = self.sources = s.take(np.flatnonzero(fresh))
         xp, pp = self._predicted(now_s)
-        self._check(xp, pp)
-        self._associate(xp, pp)
+        self._touched: set[int] = set()
+        fused = self._fused(xp, pp, None)
+        self._check(xp, pp, fused)
+        fused = self._fused(xp, pp, fused)
+        self._associate(xp, pp, fused)
         self._merge_numbers(xp, pp)
-        out = self._fuse(now_s, xp, pp)
+        out = self._fuse(now_s, xp, pp, self._fused(xp, pp, fused))
         self.last = out
         return out
 
@@ -251,21 +263,39 @@ class SystemPicture:
         dt = np.maximum(now_s - s.time_s, 0.0)
         f = cv_transition(dt)
         q = cv_process_noise(dt, self.params.predict_q_m2_per_s3)
-        x = np.einsum("nij,nj->ni", f, s.x)
-        p = np.einsum("nij,njk,nlk->nil", f, s.P, f) + q
+        x = (f @ s.x[..., None])[..., 0]
+        p = f @ s.P @ f.swapaxes(1, 2) + q
         return x, p
 
-    def _group_fused(
-        self, xp: NDArray[np.float64], pp: NDArray[np.float64], rows: NDArray[np.intp]
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
-        if len(rows) == 0:
-            return np.zeros(0, np.int64), np.zeros((0, 6)), np.zeros((0, 6, 6))
-        ids, x, p = fuse_groups(
-            xp[rows], pp[rows], self.sources.system[rows], criterion=self.params.criterion
-        )
-        return np.asarray(ids, np.int64), x, p
+    def _canonical(self) -> NDArray[np.intp]:
+        """Assigned rows in fusion order: by system number, best quality first, then nation —
+        the same order every time, so the same sources give the same fused state."""
+        s = self.sources
+        rows = np.flatnonzero(s.system > 0)
+        return rows[np.lexsort((s.nation[rows], -s.quality[rows].astype(np.int64), s.system[rows]))]
 
-    def _check(self, xp: NDArray[np.float64], pp: NDArray[np.float64]) -> None:
+    def _fused(self, xp: NDArray[np.float64], pp: NDArray[np.float64], cache: _Fused | None) -> _Fused:
+        """Every system track's fused state; groups untouched since ``cache`` are taken from it
+        (CI over thousands of tracks is the costly part of an update)."""
+        s = self.sources
+        order = self._canonical()
+        numbers = np.unique(s.system[order])
+        fx = np.zeros((len(numbers), 6))
+        fp = np.zeros((len(numbers), 6, 6))
+        redo = np.ones(len(numbers), dtype=bool)
+        if cache is not None and len(cache.number):
+            at = np.minimum(np.searchsorted(cache.number, numbers), len(cache.number) - 1)
+            touched = np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))
+            reuse = (cache.number[at] == numbers) & ~np.isin(numbers, touched)
+            fx[reuse], fp[reuse] = cache.x[at[reuse]], cache.P[at[reuse]]
+            redo = ~reuse
+        rows = order[np.isin(s.system[order], numbers[redo])]
+        if len(rows):
+            _, x, p = fuse_groups(xp[rows], pp[rows], s.system[rows], criterion=self.params.criterion)
+            fx[redo], fp[redo] = x, p
+        return _Fused(numbers, fx, fp)
+
+    def _check(self, xp: NDArray[np.float64], pp: NDArray[np.float64], fused: _Fused) -> None:
         s = self.sources
         assigned = np.flatnonzero(s.system > 0)
         numbers, counts = np.unique(s.system[assigned], return_counts=True)
@@ -273,44 +303,58 @@ class SystemPicture:
         if len(shared) == 0:
             s.strikes[:] = 0
             return
-        ids, fx, fp = self._group_fused(xp, pp, shared)
-        at = np.searchsorted(ids, s.system[shared])
-        d = xp[shared] - fx[at]
-        d2 = np.einsum("ni,ni->n", d, np.linalg.solve(pp[shared] + fp[at], d[..., None])[..., 0])
+        at = np.searchsorted(fused.number, s.system[shared])
+        d = xp[shared] - fused.x[at]
+        d2 = np.einsum("ni,ni->n", d, np.linalg.solve(pp[shared] + fused.P[at], d[..., None])[..., 0])
         out = d2 > self._gate
         strikes = np.zeros(len(s.system), dtype=np.int64)
         strikes[shared] = np.where(out, s.strikes[shared] + 1, 0)
         s.strikes = strikes
         detach = shared[strikes[shared] >= self.params.detach_after]
+        self._touched.update(s.system[detach].tolist())
         s.system[detach] = 0
         s.strikes[detach] = 0
 
-    def _associate(self, xp: NDArray[np.float64], pp: NDArray[np.float64]) -> None:
+    def _associate(self, xp: NDArray[np.float64], pp: NDArray[np.float64], fused: _Fused) -> None:
+        """Free sources, nation by nation (this node's first), against the system tracks with no
+        source of that nation: the fused states of the update's start, plus the tracks started by
+        the nations before in this pass."""
         s = self.sources
         order = [self.nation, *[k for k in range(self.n_nations) if k != self.nation]]
+        used = set(s.system[s.system > 0].tolist())
+        started: list[int] = []
         for k in order:
             free = np.flatnonzero((s.nation == k) & (s.system == 0))
             if len(free) == 0:
                 continue
             taken = np.unique(s.system[(s.nation == k) & (s.system > 0)])
-            members = np.flatnonzero((s.system > 0) & ~np.isin(s.system, taken))
-            ids, fx, fp = self._group_fused(xp, pp, members)
+            new_rows = np.asarray(started, dtype=np.intp)
+            ids = np.concatenate([fused.number, s.system[new_rows]])
+            fx = np.concatenate([fused.x, xp[new_rows]])
+            fp = np.concatenate([fused.P, pp[new_rows]])
+            ok = ~np.isin(ids, taken) & np.isin(ids, s.system)
+            ids, fx, fp = ids[ok], fx[ok], fp[ok]
             if len(ids):
                 match = associate_tracks(
                     xp[free], pp[free], fx, fp, gate_probability=self.params.gate_probability
                 )
                 s.system[free[match.a_index]] = ids[match.b_index]
+                self._touched.update(ids[match.b_index].tolist())
                 free = free[np.asarray(match.unmatched_a, dtype=np.intp)]
             for row in free:
-                s.system[row] = self._new_number(row)
+                number = self._new_number(int(row), used)
+                s.system[row] = number
+                used.add(number)
+                self._touched.add(number)
+                started.append(int(row))
 
-    def _new_number(self, row: int) -> int:
+    def _new_number(self, row: int, used: set[int]) -> int:
         s = self.sources
         if s.nation[row] == self.nation and 0 < s.track_id[row] < NUMBER_BLOCK // 2:
             candidate = self.block + int(s.track_id[row])
         else:
             candidate = int(s.reported[row])
-        if candidate > 0 and not np.any(s.system == candidate):
+        if candidate > 0 and candidate not in used:
             return candidate
         number = self.next_number
         self.next_number += 1
@@ -366,23 +410,25 @@ class SystemPicture:
             if float(d @ np.linalg.solve(fp[0] + fp[1], d)) > self._gate:
                 return
         s.system[rows] = winner
+        self._touched.update((number, winner))
         self.renumbered += 1
         if number in self.reporter_of and winner not in self.reporter_of:
             self.reporter_of[winner] = self.reporter_of[number]
         self.reporter_of.pop(number, None)
 
-    def _fuse(self, now_s: float, xp: NDArray[np.float64], pp: NDArray[np.float64]) -> SystemTracks:
+    def _fuse(
+        self, now_s: float, xp: NDArray[np.float64], pp: NDArray[np.float64], fused: _Fused
+    ) -> SystemTracks:
         s = self.sources
-        rows = np.flatnonzero(s.system > 0)
-        order = rows[np.lexsort((s.nation[rows], -s.quality[rows].astype(np.int64), s.system[rows]))]
+        order = self._canonical()
         numbers, first, counts = np.unique(s.system[order], return_index=True, return_counts=True)
-        ids, fx, fp = self._group_fused(xp, pp, order)
-        assert np.array_equal(ids, numbers)
+        assert np.array_equal(fused.number, numbers)
+        fx, fp = fused.x, fused.P
         best = order[first]
         quality = s.quality[best]
         pedigree = np.bitwise_or.reduceat(s.pedigree[order], first, axis=0) if len(order) else s.pedigree[:0]
         reporter = s.nation[best].copy()
-        previous = np.array([self.reporter_of.get(int(n), -1) for n in numbers], dtype=np.int64)
+        previous = self.reported_elsewhere(numbers)
         for i in np.flatnonzero((previous >= 0) & (previous != reporter)):
             members = order[first[i] : first[i] + counts[i]]
             held = members[s.nation[members] == previous[i]]
@@ -400,9 +446,22 @@ class SystemPicture:
         """System numbers of this node's local tracks (0 for a track the picture does not hold)."""
         s = self.sources
         mine = np.flatnonzero(s.nation == self.nation)
-        lookup = dict(zip(s.track_id[mine].tolist(), s.system[mine].tolist(), strict=True))
-        return np.array([lookup.get(int(t), 0) for t in np.asarray(track_id)], dtype=np.int64)
+        return _lookup(s.track_id[mine], s.system[mine], np.asarray(track_id, dtype=np.int64), 0)
 
     def reported_elsewhere(self, number: ArrayLike) -> NDArray[np.int64]:
         """The reporter nation index of each system number (−1 when unknown)."""
-        return np.array([self.reporter_of.get(int(n), -1) for n in np.asarray(number)], dtype=np.int64)
+        keys = np.fromiter(self.reporter_of.keys(), dtype=np.int64, count=len(self.reporter_of))
+        values = np.fromiter(self.reporter_of.values(), dtype=np.int64, count=len(self.reporter_of))
+        return _lookup(keys, values, np.asarray(number, dtype=np.int64), -1)
+
+
+def _lookup(
+    keys: NDArray[np.int64], values: NDArray[np.int64], query: NDArray[np.int64], missing: int
+) -> NDArray[np.int64]:
+    """``values`` at ``keys == query`` for each query (``missing`` where absent)."""
+    if len(keys) == 0:
+        return np.full(len(query), missing, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    at = np.minimum(np.searchsorted(keys[order], query), len(keys) - 1)
+    hit = keys[order][at] == query
+    return np.where(hit, values[order][at], missing).astype(np.int64)
