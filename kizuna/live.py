@@ -136,10 +136,10 @@ def run_live(
         raise LiveError(f"--speed must be positive, got {options.speed}")
     signing, verify = _keys(loaded, options.nation)
     feed = _feed(options, loaded)
-    zenoh = ZenohBus(options.nation, listen=list(options.listen), connect=list(options.connect))
     try:
+        zenoh = ZenohBus(options.nation, listen=list(options.listen), connect=list(options.connect))
         zenoh.open()
-    except BusError as exc:
+    except (BusError, ValueError) as exc:
         raise LiveError(str(exc)) from None
     summary = LiveSummary(options.nation)
     try:

@@ -48,7 +48,8 @@ class PictureMetrics:
     custody: pd.DataFrame
     siap: pd.DataFrame = field(default_factory=pd.DataFrame)
     """One row per (nation, picture): the SIAP measures (`kizuna.metrics.siap.SiapResult`), plus
-    a row (nation ``coalition``, picture ``coalition``) for commonality across nations."""
+    a row (nation ``coalition``, picture ``coalition``): the measures averaged over the nations'
+    coalition pictures, and the commonality of numbers across them."""
 
     def mean_gospa_m(self, picture: str = "own") -> dict[str, float]:
         g = self.gospa[self.gospa["picture"] == picture] if len(self.gospa) else self.gospa
@@ -117,10 +118,16 @@ def evaluate_recording(
                 c.insert(1, "picture", view)
                 c.insert(3, "kind", kinds.reindex(c["target_id"]).to_numpy())
                 custody_parts.append(c)
-    if len(coalition_pictures) >= 2:
-        common = commonality(coalition_pictures, truth_states, association_gate_m=custody_gate_m)
-        siap_rows.append({"nation": "coalition", "picture": "coalition", "commonality": common.commonality,
-                          "commonality_all": common.commonality_all})  # fmt: skip
+    if coalition_pictures:
+        # The coalition's measures: each SIAP measure averaged over the nations' coalition
+        # pictures, plus how common the numbers are across them.
+        fused_rows = pd.DataFrame([r for r in siap_rows if r["picture"] == "coalition"])
+        row = {"nation": "coalition", "picture": "coalition"}
+        row.update(fused_rows.drop(columns=["nation", "picture"]).mean(numeric_only=True).to_dict())
+        if len(coalition_pictures) >= 2:
+            common = commonality(coalition_pictures, truth_states, association_gate_m=custody_gate_m)
+            row.update(commonality=common.commonality, commonality_all=common.commonality_all)
+        siap_rows.append(row)
     empty_custody = pd.DataFrame(columns=["nation", "picture", "target_id", "kind", *CUSTODY_COLUMNS])
     return PictureMetrics(
         gospa=pd.concat(gospa_parts, ignore_index=True) if gospa_parts else pd.DataFrame(),
