@@ -250,3 +250,27 @@ def test_plot_truth_writes_one_png_per_kind(tmp_path: Path) -> None:
     missing = CliRunner().invoke(app, ["plot-truth", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert "no such recording" in missing.output
+
+
+def test_no_sharing_variant_keeps_every_picture_national(tmp_path: Path) -> None:
+    """With no release rules, no message is sent and each coalition picture holds its own
+    nation's data only; with the rules, partners' data reaches the pictures."""
+    from kizuna.scenario.variants import apply_variant
+
+    scenario = loaded(small_scenario(tmp_path, duration_s=120.0, civil_count=100))
+    alone = run(apply_variant(scenario, "no-sharing"), tmp_path / "alone")
+    shared = run(scenario, tmp_path / "shared")
+    assert all(c["messages_sent"] == 0 for c in alone.tracking.values())
+    assert all(c["messages_sent"] > 0 for c in shared.tracking.values())
+    mixed = 0
+    for nation in ("USA", "JPN", "AUS"):
+        pic = read_table(tmp_path / "alone", f"picture_{nation}").to_pandas()
+        assert set(pic["pedigree"]) <= {nation}
+        pic = read_table(tmp_path / "shared", f"picture_{nation}").to_pandas()
+        mixed += int((pic["pedigree"] != nation).sum())
+    assert mixed > 0
+    messages = read_table(tmp_path / "shared", "messages").to_pandas()
+    assert set(messages["fate"]) <= {"delivered", "lost", "outage", "congestion", "no-link"}
+    delivered = messages[messages["fate"] == "delivered"]
+    assert (delivered["arrival_s"] > delivered["sent_s"]).all()
+    assert set(delivered["outcome"]) <= {"accepted", "pending"}
