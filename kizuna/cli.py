@@ -207,11 +207,12 @@ def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics
         title="custody per threat: share of its flight held, own sensors → coalition picture; "
         "first detection and first firm track in any coalition picture (s after start)"
     )
-    for name in ("threat", "kind", "detected", "firm"):
-        threats.add_column(name, justify="left" if name in ("threat", "kind") else "right", no_wrap=True)
+    threats.add_column("threat", overflow="fold")
+    for name in ("kind", "detected", "firm"):
+        threats.add_column(name, justify="left" if name == "kind" else "right", no_wrap=True)
     order = list(tracking)
     for nation in order:
-        threats.add_column(nation, justify="right", no_wrap=True)
+        threats.add_column(nation, justify="right", no_wrap=True, min_width=9)
     short = {"ballistic_missile": "BM", "glide_vehicle": "HGV", "cruise_missile": "CM"}
     for (target, kind), rows in c.groupby(["target_id", "kind"], sort=True):
         by = rows.set_index(["nation", "picture"])
