@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# opendis 1.0 (the DIS peer in tests) pins numpy<2 in its metadata but runs on numpy 2:
+	# installed without its dependencies so it cannot downgrade numpy under pandas and numba.
+	$(BIN)/python -m pip install --quiet --no-deps 'opendis==1.0'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -21,6 +21,7 @@ from kizuna import __version__
 from kizuna.scenario import LoadedScenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
+    from kizuna.interop.outputs import PictureOutputs
     from kizuna.metrics.picture import PictureMetrics
 
 app = typer.Typer(
@@ -119,6 +120,21 @@ def run(
             help="Run the scenario changed one named way: no-sharing (built in) or a [[variants]] name.",
         ),
     ] = None,
+    cot: Annotated[
+        str | None,
+        typer.Option(
+            "--cot", help="Send the picture as Cursor-on-Target: tcp://HOST:PORT or udp://HOST:PORT."
+        ),
+    ] = None,
+    dis: Annotated[
+        str | None, typer.Option("--dis", help="Send the picture as DIS Entity State PDUs: udp://HOST:PORT.")
+    ] = None,
+    asterix: Annotated[
+        str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
+    ] = None,
+    picture_of: Annotated[
+        str | None, typer.Option(help="Whose picture --cot/--dis/--asterix send (default: the first nation).")
+    ] = None,
 ) -> None:
     """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json).
 
@@ -129,6 +145,7 @@ def run(
     from kizuna.simulation import run as run_simulation
 
     loaded = _load(scenario)
+    outputs = _outputs(loaded, cot, dis, asterix, picture_of)
     if variant is not None:
         try:
             loaded = apply_variant(loaded, variant)
@@ -150,7 +167,13 @@ def run(
         def on_progress(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        summary = run_simulation(loaded, out, on_progress=on_progress)
+        try:
+            summary = run_simulation(
+                loaded, out, on_progress=on_progress, outputs=outputs, output_nation=picture_of
+            )
+        finally:
+            if outputs is not None:
+                outputs.close()
     if quiet:
         return
     table = Table(title=f"{summary.scenario}: {summary.steps} steps over {summary.duration_s:g} s")
@@ -179,6 +202,26 @@ def run(
     console.print(f"[green]wrote[/] {summary.out_dir}/ in {summary.elapsed_s:.1f} s:", highlight=False)
     for path in summary.files:
         console.print(f"  {path}  ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+def _outputs(
+    loaded: LoadedScenario, cot: str | None, dis: str | None, asterix: str | None, picture_of: str | None
+) -> PictureOutputs | None:
+    """The picture outputs `kizuna run` was asked for, opened; exit 2 with one line if unusable."""
+    from kizuna.interop.outputs import OutputError, PictureOutputs, parse_output
+
+    wanted = [(f, u) for f, u in (("cot", cot), ("dis", dis), ("asterix", asterix)) if u is not None]
+    nations = [n.code for n in loaded.scenario.nations]
+    try:
+        if picture_of is not None and picture_of not in nations:
+            raise OutputError(f"--picture-of {picture_of}: not a nation of the scenario ({nations})")
+        if not wanted:
+            return None
+        outputs = [parse_output(f, u) for f, u in wanted]
+        return PictureOutputs(outputs, loaded.scenario.epoch).open()
+    except OutputError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
 
 
 def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics) -> None:
@@ -422,6 +465,43 @@ def track(
 
 
 @app.command()
+def export(
+    recording: Annotated[
+        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
+    ],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="czml (Cesium) or geojson.")] = "czml",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file (default RECORDING/picture.FMT).")
+    ] = None,
+    picture: Annotated[
+        str | None,
+        typer.Option(help="Which picture: a nation (its coalition picture) or a table such as tracks_JPN."),
+    ] = None,
+    step_s: Annotated[float | None, typer.Option(help="Keep one sample per this many seconds.")] = None,
+) -> None:
+    """Export a recording's truth, satellites and one picture as CZML (Cesium) or GeoJSON.
+
+    Example: kizuna export out/demo --format czml --picture JPN --out out/demo/jpn.czml
+    """
+    from kizuna.interop.export import export_recording
+
+    target = out if out is not None else recording / f"picture.{fmt.lower()}"
+    try:
+        with console.status(f"exporting {recording} as {fmt}"):
+            summary = export_recording(recording, target, fmt, picture=picture, step_s=step_s)
+    except (ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(
+        f"wrote {summary.path}: {summary.n_items:,} items ({summary.n_truth} truth, {summary.n_satellites} "
+        f"satellites, {summary.n_tracks} tracks of {summary.picture}), {summary.n_bytes / 1e6:.1f} MB",
+        highlight=False,
+    )
+    for note in summary.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@app.command()
 def keygen(
     nations: Annotated[list[str], typer.Argument(help="Nation codes, e.g. USA JPN AUS.", show_default=False)],
     out: Annotated[
@@ -486,6 +566,18 @@ def node(
         list[str] | None,
         typer.Option(help="Fault injection: cut this node off during START:END (repeatable)."),
     ] = None,
+    cot: Annotated[
+        str | None,
+        typer.Option(
+            "--cot", help="Send the picture as Cursor-on-Target: tcp://HOST:PORT or udp://HOST:PORT."
+        ),
+    ] = None,
+    dis: Annotated[
+        str | None, typer.Option("--dis", help="Send the picture as DIS Entity State PDUs: udp://HOST:PORT.")
+    ] = None,
+    asterix: Annotated[
+        str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
+    ] = None,
 ) -> None:
     """Run one nation's node live: its tracker, signed reports to partners over Zenoh (peer to
     peer, no broker), fusion into its picture, state kept in SQLite across restarts.
@@ -501,6 +593,7 @@ def node(
         nation=nation, listen=listen or [], connect=connect or [], detections=detections, out=out,
         state=state, speed=speed, clock_start=clock_start, until_s=until, loss=loss,
         cut=[_window(c) for c in cut or []], seed=loaded.scenario.seed,
+        outputs=[(f, u) for f, u in (("cot", cot), ("dis", dis), ("asterix", asterix)) if u is not None],
     )  # fmt: skip
     last = [0.0]
 

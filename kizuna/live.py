@@ -30,7 +30,9 @@ from pathlib import Path
 
 import nacl.signing
 import numpy as np
+import pandas as pd
 
+from kizuna.interop.outputs import OutputError, PictureOutputs, parse_output
 from kizuna.network.bus import Bus, FaultyBus
 from kizuna.network.release import ReleasePolicy
 from kizuna.network.signing import AuditLog, KeyFileError, load_signing_key, load_verify_key
@@ -67,6 +69,8 @@ class LiveOptions:
     loss: float = 0.0
     cut: Sequence[tuple[float, float]] = ()
     seed: int = 0
+    outputs: Sequence[tuple[str, str]] = ()
+    """(format, URL) pairs: ("cot", "udp://127.0.0.1:6969"), ("dis", …), ("asterix", …)."""
     flush_every_steps: int = 10
     """Steps between two parts of the picture files: what a kill can lose (the state file keeps
     the last step)."""
@@ -135,6 +139,11 @@ def run_live(
     if options.speed <= 0:
         raise LiveError(f"--speed must be positive, got {options.speed}")
     signing, verify = _keys(loaded, options.nation)
+    try:
+        wanted = [parse_output(fmt, url) for fmt, url in options.outputs]
+        outputs = PictureOutputs(wanted, s.epoch, sic=nations.index(options.nation) + 1).open()
+    except OutputError as exc:
+        raise LiveError(str(exc)) from None
     feed = _feed(options, loaded)
     try:
         zenoh = ZenohBus(options.nation, listen=list(options.listen), connect=list(options.connect))
@@ -186,6 +195,7 @@ def run_live(
                     pic_rows = picture_rows([picture], nations)
                     if pic_rows is not None:
                         pictures.write(pic_rows)
+                        outputs.send(pd.DataFrame(pic_rows))
                     if len(node.last_columns.get("track_id", ())):
                         local_tracks.write(track_rows(node.last_columns))
                     if summary.steps % options.flush_every_steps == 0:
@@ -209,4 +219,5 @@ def run_live(
                 store.close()
     finally:
         zenoh.close()
+        outputs.close()
     return summary

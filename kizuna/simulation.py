@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from kizuna import __version__
 from kizuna.constants import DEG
 from kizuna.frames import ecef_to_geodetic
 from kizuna.fusion.picture import SystemTracks
+from kizuna.interop.outputs import PictureOutputs
 from kizuna.metrics.picture import PictureMetrics, evaluate_recording
 from kizuna.network.bus import SimulatedBus
 from kizuna.network.release import ReleasePolicy
@@ -129,10 +131,14 @@ def run(
     out_dir: str | Path,
     *,
     on_progress: Callable[[int, int], None] | None = None,
+    outputs: PictureOutputs | None = None,
+    output_nation: str | None = None,
 ) -> RunSummary:
     """Step the scenario and write the recording to `out_dir`.
 
-    `on_progress(done_steps, total_steps)` is called after each chunk of steps.
+    `on_progress(done_steps, total_steps)` is called after each chunk of steps. ``outputs``
+    (opened by the caller) receive ``output_nation``'s picture (default: the first nation's) at
+    every step, as CoT, DIS or ASTERIX.
     """
     started = time.perf_counter()
     s = loaded.scenario
@@ -145,6 +151,9 @@ def run(
     out = Path(out_dir)
     with RecordingWriter(out) as rec, AuditLog(out / "audit.jsonl", append=False) as audit:
         tracking = _Coalition(world, s, audit)
+        if outputs is not None:
+            tracking.outputs = outputs
+            tracking.output_nation = output_nation or s.nations[0].code
         tracking.declare(rec)
         rec.write_json("scenario.json", _resolved(loaded, world))
         for first in range(0, len(times), chunk):
@@ -289,6 +298,8 @@ class _Coalition:
         }  # fmt: skip
         self.waiting: dict[str, DetectionBatch] = {n: DetectionBatch.empty() for n in nations}
         self.names = tuple(nations)
+        self.outputs: PictureOutputs | None = None
+        self.output_nation = ""
 
     @property
     def trackers(self) -> dict[str, Tracker]:
@@ -324,6 +335,10 @@ class _Coalition:
                 pictures[nation].append(
                     node.step(select_rows(mine[nation], slice(start[nation], edge)), float(t))
                 )
+                if self.outputs is not None and nation == self.output_nation:
+                    rows = picture_rows(pictures[nation][-1:], self.names)
+                    if rows is not None:
+                        self.outputs.send(pd.DataFrame(rows))
                 start[nation] = edge
                 tracks[nation].append(node.last_columns)
         for nation in self.nodes:
