@@ -578,11 +578,20 @@ def node(
     asterix: Annotated[
         str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
     ] = None,
+    feed_cot: Annotated[
+        str | None, typer.Option("--feed-cot", help="Listen for CoT events: udp://HOST:PORT.")
+    ] = None,
+    feed_dis: Annotated[
+        str | None, typer.Option("--feed-dis", help="Listen for DIS Entity State PDUs: udp://HOST:PORT.")
+    ] = None,
+    feed_asterix: Annotated[
+        str | None, typer.Option("--feed-asterix", help="Listen for ASTERIX CAT062: udp://HOST:PORT.")
+    ] = None,
 ) -> None:
     """Run one nation's node live: its tracker, signed reports to partners over Zenoh (peer to
     peer, no broker), fusion into its picture, state kept in SQLite across restarts.
 
-    Example: kizuna node examples/live.toml --nation JPN --listen tcp/127.0.0.1:7448 \\
+    Example: kizuna node SCENARIO --nation JPN --listen tcp/127.0.0.1:7448 \\
     --connect tcp/127.0.0.1:7447 --detections out/demo/detections.parquet
     """
     from kizuna.live import LiveError, LiveOptions, LiveSummary, run_live
@@ -594,6 +603,7 @@ def node(
         state=state, speed=speed, clock_start=clock_start, until_s=until, loss=loss,
         cut=[_window(c) for c in cut or []], seed=loaded.scenario.seed,
         outputs=[(f, u) for f, u in (("cot", cot), ("dis", dis), ("asterix", asterix)) if u is not None],
+        feeds=[(f, u) for f, u in (("cot", feed_cot), ("dis", feed_dis), ("asterix", feed_asterix)) if u],
     )  # fmt: skip
     last = [0.0]
 

@@ -10,9 +10,9 @@ that a node killed and restarted carries on with the same system track numbers.
 epoch, scenario time is real time. The node steps at the scenario's ``step_s``; a node that falls
 behind (or restarted after a while) catches up step by step without sleeping.
 
-**Feed.** Detections come from a file (a recording's ``detections.parquet``): the rows of this
-nation's sensors, each given to the tracker once the clock reaches its time. (CoT, DIS and ASTERIX
-feeds come with the interoperability work.)
+**Feeds.** Detections come from a file (a recording's ``detections.parquet``: the rows of this
+nation's sensors, each given to the tracker once the clock reaches its time) and from CoT, DIS and
+ASTERIX received over UDP (`kizuna.interop.feeds`), as detections of an ``external`` source.
 
 **Outputs** (``out``): ``picture_<NATION>/`` and ``tracks_<NATION>/`` — the same rows as a
 simulated recording's tables, at every step, as folders of Parquet parts written every
@@ -32,8 +32,10 @@ import nacl.signing
 import numpy as np
 import pandas as pd
 
+from kizuna.interop.feeds import Feeds, feed_sensor_id
 from kizuna.interop.outputs import OutputError, PictureOutputs, parse_output
 from kizuna.network.bus import Bus, FaultyBus
+from kizuna.network.messages import SOURCE_BITS
 from kizuna.network.release import ReleasePolicy
 from kizuna.network.signing import AuditLog, KeyFileError, load_signing_key, load_verify_key
 from kizuna.network.zenoh_bus import BusError, ZenohBus
@@ -70,6 +72,8 @@ class LiveOptions:
     cut: Sequence[tuple[float, float]] = ()
     seed: int = 0
     outputs: Sequence[tuple[str, str]] = ()
+    feeds: Sequence[tuple[str, str]] = ()
+    """(format, URL) pairs to listen on: ("cot", "udp://127.0.0.1:6970"), ("dis", …), ("asterix", …)."""
     """(format, URL) pairs: ("cot", "udp://127.0.0.1:6969"), ("dis", …), ("asterix", …)."""
     flush_every_steps: int = 10
     """Steps between two parts of the picture files: what a kill can lose (the state file keeps
@@ -142,6 +146,9 @@ def run_live(
     try:
         wanted = [parse_output(fmt, url) for fmt, url in options.outputs]
         outputs = PictureOutputs(wanted, s.epoch, sic=nations.index(options.nation) + 1).open()
+        listen = [parse_output(fmt, url) for fmt, url in options.feeds]
+        if any(f.scheme != "udp" for f in listen):
+            raise OutputError("feeds listen on udp://HOST:PORT only")
     except OutputError as exc:
         raise LiveError(str(exc)) from None
     feed = _feed(options, loaded)
@@ -165,16 +172,26 @@ def run_live(
         pictures = PartsWriter(out / f"picture_{options.nation}", PICTURE_SCHEMA)
         local_tracks = PartsWriter(out / f"tracks_{options.nation}", TRACK_SCHEMA)
         with AuditLog(out / "audit.jsonl") as audit:
+            bits = source_bits_of(s) | {
+                feed_sensor_id(options.nation, f.fmt): SOURCE_BITS["external"] for f in listen
+            }
             node = Node(
                 options.nation, nations, ReleasePolicy(nations, s.release), bus, signing, verify,
                 settings=NodeSettings.from_scenario(s), audit=audit,
-                tracker=surveillance_tracker(source_bits=source_bits_of(s)),
+                tracker=surveillance_tracker(source_bits=bits),
             )  # fmt: skip
             store = NodeStore(
                 options.state or out / f"state_{options.nation}.sqlite", options.nation, nations
             )
             summary.resumed_at_s = store.load(node)
             clock_start = time.time() if options.clock_start is None else options.clock_start
+            feeds = Feeds(
+                options.nation, listen, s.epoch, lambda: (time.time() - clock_start) * options.speed
+            )
+            try:
+                feeds.start()
+            except OSError as exc:
+                raise LiveError(f"{options.nation}: cannot listen for a feed: {exc}") from None
             end_s = s.duration_s if options.until_s is None else min(options.until_s, s.duration_s)
             done_s = node.tracker.time_s if summary.resumed_at_s is not None else -np.inf
             k = 0 if summary.resumed_at_s is None else int(np.floor(summary.resumed_at_s / s.step_s)) + 1
@@ -188,7 +205,10 @@ def run_live(
                         time.sleep((t - now) / options.speed)
                     rows = (feed.time_s > done_s) & (feed.time_s <= t)
                     clock = (time.time() - clock_start) * options.speed
-                    picture = node.step(select_rows(feed, rows), t, clock_s=max(clock, t))
+                    batch = DetectionBatch.concatenate([select_rows(feed, rows), feeds.take(t)])
+                    if len(batch):
+                        batch = select_rows(batch, np.argsort(batch.time_s, kind="stable"))
+                    picture = node.step(batch, t, clock_s=max(clock, t))
                     done_s = t
                     summary.steps += 1
                     summary.end_s = t
@@ -214,6 +234,7 @@ def run_live(
                         on_step(summary)
                     k += 1
             finally:
+                feeds.close()
                 pictures.flush()
                 local_tracks.flush()
                 store.close()

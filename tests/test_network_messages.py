@@ -156,7 +156,7 @@ BAD_BATCHES: dict[str, tuple[str, TrackBatch]] = {
     "negative variance": ("bad-covariance", replaced(GOOD, p=_set_float(GOOD.p, 6, -1.0))),
     "quality 16": ("bad-quality", replaced(GOOD, quality=_set_byte(GOOD.quality, 2, 16))),
     "category 3": ("bad-category", replaced(GOOD, category=_set_byte(GOOD.category, 0, len(CATEGORIES)))),
-    "pedigree bit 16": ("bad-pedigree", replaced(GOOD, pedigree=_set_byte(GOOD.pedigree, 5, 16))),
+    "pedigree bit 32": ("bad-pedigree", replaced(GOOD, pedigree=_set_byte(GOOD.pedigree, 5, 32))),
     "lowercase nation": ("bad-nations", replaced(GOOD, nations=["USA", "jpn", "AUS"])),
     "2-letter nation": ("bad-nations", replaced(GOOD, nations=["USA", "JP", "AUS"])),
     "non-ASCII nation": ("bad-nations", replaced(GOOD, nations=["USA", "JPÑ", "AUS"])),
@@ -200,7 +200,7 @@ def test_valid_track_rows_flags_what_unpack_refuses() -> None:
     tracks.P[2, 4, 4] = 0.0
     tracks.quality[3] = 16
     tracks.category[4] = 9
-    tracks.pedigree[5, 0] = SOURCE_BITS["space_ir"] << 1
+    tracks.pedigree[5, 0] = max(SOURCE_BITS.values()) << 1  # the first bit no source kind uses
     ok = valid_track_rows(tracks)
     np.testing.assert_array_equal(ok, [True, False, False, False, False, False, True, True])
     with pytest.raises(MessageError):

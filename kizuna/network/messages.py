@@ -70,8 +70,8 @@ STATE_DIM = 6
 """ECEF position (m) and velocity (m/s)."""
 CATEGORIES: tuple[str, ...] = ("air", "missile", "space")
 """Track categories; a track's ``category`` is an index into this tuple."""
-SOURCE_BITS: dict[str, int] = {"radar": 1, "ship_radar": 2, "oth_radar": 4, "space_ir": 8}
-"""Pedigree bit of each sensor kind."""
+SOURCE_BITS: dict[str, int] = {"radar": 1, "ship_radar": 2, "oth_radar": 4, "space_ir": 8, "external": 16}
+"""Pedigree bit of each sensor kind; ``external`` is a feed from another system (CoT, DIS, ASTERIX)."""
 MESSAGE_KINDS: tuple[str, ...] = ("tracks",)
 """Kinds of `Message` this version sends and accepts."""
 MAX_TRACKS_PER_MESSAGE = 20_000

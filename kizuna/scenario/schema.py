@@ -404,7 +404,7 @@ class Network(_Table):
 
 
 TrackCategory = Literal["all", "air", "missile", "space"]
-SourceKind = Literal["all", "radar", "ship_radar", "oth_radar", "space_ir"]
+SourceKind = Literal["all", "radar", "ship_radar", "oth_radar", "space_ir", "external"]
 
 
 class ReleaseRule(_Table):
