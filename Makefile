@@ -3,13 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+FTS_VENV := .venv-fts
+FTS_STAMP := $(FTS_VENV)/.installed-$(shell cat tools/fts-requirements.txt | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint setup clean
+.PHONY: demo test lint setup clean fts-venv
 
 demo: $(STAMP)
 	$(BIN)/kizuna run examples/indo-pacific.toml --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) $(FTS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -28,5 +30,16 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+fts-venv: $(FTS_STAMP)
+
+# FreeTAKServer, the TAK server peer of tests/test_interop_freetakserver.py, in its own venv: its
+# pins (old Flask, SQLAlchemy, protobuf, cryptography) would fight ours. Rebuilt from scratch
+# (~40 s) only when tools/fts-requirements.txt changes.
+$(FTS_STAMP): tools/fts-requirements.txt
+	rm -rf $(FTS_VENV)
+	$(PYTHON) -m venv $(FTS_VENV)
+	$(FTS_VENV)/bin/python -m pip install --quiet -r tools/fts-requirements.txt
+	touch $@
+
 clean:
-	rm -rf $(VENV) out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(FTS_VENV) out .pytest_cache .ruff_cache .hypothesis

@@ -229,7 +229,7 @@ def test_known_length_items_are_skipped_and_compound_ones_refused() -> None:
 
 
 def test_peer_decodes_a_truncated_block_into_odd_records_ours_raises() -> None:
-    """PEERS.md: the peer decodes a truncated block instead of raising. Cut a two-record block after
+    """The peer decodes a truncated block instead of raising. Cut a two-record block after
     30 bytes (the first record and 1 byte of the second) and set LEN to match: the peer returns the
     first record plus a second, itemless 1-byte "record"; ours refuses the block."""
     block = cat062_block(_picture(2), EPOCH, sac=1, sic=1)

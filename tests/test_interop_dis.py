@@ -1,7 +1,7 @@
 """DIS Entity State PDUs: our encoder and decoder against opendis 1.0, each other, and garbage.
 
 opendis is the third-party peer: its ``PduFactory.createPdu`` reads our bytes and its
-``DataOutputStream`` writes PDUs our decoder must read. Its defaults are broken (PEERS.md): every
+``DataOutputStream`` writes PDUs our decoder must read. Its defaults are broken: every
 header field is set explicitly below.
 """
 

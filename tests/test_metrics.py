@@ -29,7 +29,7 @@ from kizuna.metrics.custody import CUSTODY_COLUMNS, assign_tracks_to_truth
 
 def _stonesoup_gospa(truth: np.ndarray, tracks: np.ndarray, c: float, p: float) -> dict:
     """Stone Soup 1.9.1 GOSPAMetric (α = 2, Euclidean) on the same points at one (naive) time."""
-    t0 = datetime(2025, 1, 1)  # Stone Soup uses naive datetimes (PEERS.md)
+    t0 = datetime(2025, 1, 1)  # Stone Soup uses naive datetimes
     metric = GOSPAMetric(c=c, p=p)
     truth_states = [State(StateVector(x), timestamp=t0) for x in truth]
     track_states = [State(StateVector(y), timestamp=t0) for y in tracks]

@@ -188,7 +188,7 @@ def test_track_number_changes_take_the_minimum_cover_where_stone_soup_does_not()
 
 # --- Stone Soup 1.9.1 ----------------------------------------------------------------------------
 
-_EPOCH = datetime(2025, 1, 1)  # Stone Soup uses naive datetimes (PEERS.md)
+_EPOCH = datetime(2025, 1, 1)  # Stone Soup uses naive datetimes
 _SS_NAMES = {
     "SIAP Completeness": "completeness",
     "SIAP Ambiguity": "ambiguity",

@@ -61,7 +61,7 @@ def buses() -> Iterator[OpenBus]:
 
 def test_burst_arrives_whole_and_in_order(buses: OpenBus) -> None:
     """2,000 messages of 200 B sent flat out: all arrive, in order, byte for byte. Zenoh's default
-    congestion control (DROP) loses part of such a burst (7–24 % in our trials, PEERS.md); BLOCK
+    congestion control (DROP) loses part of such a burst (7–24 % in our trials); BLOCK
     loses none."""
     port = free_port()
     usa = buses("USA", listen=[endpoint(port)])

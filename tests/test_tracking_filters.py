@@ -1,6 +1,6 @@
 """Batched filters of `kizuna.tracking.filters` against Stone Soup 1.9.1 and against χ² statistics.
 
-Stone Soup (the tracking peer, see shared/PEERS.md) orders a 3-D CV state interleaved,
+Stone Soup (the tracking peer) orders a 3-D CV state interleaved,
 [x, vx, y, vy, z, vz]; ours is [x, y, z, vx, vy, vz]: `PERM` maps ours to theirs. Its updaters take
 ``use_joseph_cov=True`` for the Joseph form we always use: like is compared with like. It needs
 naive datetimes. Monte Carlo tests draw from a seeded generator; the χ² bands are 95 % two-sided

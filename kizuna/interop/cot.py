@@ -3,7 +3,7 @@
 CoT is the XML event format of the TAK ecosystem (MITRE's Event schema 2.0): one ``<event>`` with
 the attributes ``version uid type how time start stale``, exactly one ``<point lat lon hae ce le>``
 and a free-form ``<detail>``. Facts used here are listed in docs of the schema and in
-``/work/shared/PEERS.md`` (CoT / TAK).
+docs/interop.md.
 
 Encoding (`cot_events`), one event per picture row:
 
