@@ -1,7 +1,8 @@
 """End to end through a real TAK server: our CoT events relayed by FreeTAKServer to another client.
 
 Peer: FreeTAKServer 2.2.1 (FTS), in its own venv ``.venv-fts`` (``tools/fts-requirements.txt``,
-built by the Makefile) because its dependency pins fight ours. Facts used, verified here: FTS needs ``opentelemetry-{api,sdk}==1.24.0``;
+built by the Makefile) because its dependency pins fight ours. Facts used, verified here: FTS
+needs ``opentelemetry-{api,sdk}==1.24.0``;
 ``FTS_FIRST_START=false`` starts it headless; it writes to a hard-coded ``/opt/fts``; it opens its
 plain CoT port 8087 after 10–20 s; it relays CoT XML between TCP clients, and routes a client's
 events only after that client's first SA (situational awareness) event is registered, ~2 s; its
