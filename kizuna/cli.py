@@ -469,7 +469,9 @@ def export(
     recording: Annotated[
         Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
     ],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="czml (Cesium) or geojson.")] = "czml",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="czml (Cesium), geojson or cot (CoT events, one per line).")
+    ] = "czml",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file (default RECORDING/picture.FMT).")
     ] = None,

@@ -467,3 +467,19 @@ def test_export_of_a_real_run(tmp_path: Path) -> None:
     assert sum(p["id"].startswith("truth/") for p in packets) == n_targets
     summary = export_recording(folder, tmp_path / "demo.geojson", "geojson")
     assert summary.n_sensors >= 1 and summary.n_items >= n_targets + summary.n_sensors
+
+
+def test_cot_export_is_one_event_per_picture_row_read_by_takproto(recording: Path, tmp_path: Path) -> None:
+    import takproto
+
+    from kizuna.interop.cot import parse_cot
+
+    out = tmp_path / "picture.cot"
+    summary = export_recording(recording, out, "cot")
+    lines = out.read_bytes().splitlines()
+    picture = pq.read_table(recording / f"{summary.picture}.parquet").to_pandas()
+    assert summary.n_items == len(lines) == len(picture)
+    events = [parse_cot(line) for line in lines]
+    assert {e.uid for e in events} == {f"kizuna-{n}" for n in picture["track_id"].unique()}
+    np.testing.assert_allclose([e.lat_deg for e in events], picture["lat_deg"], atol=1e-7)
+    assert all(takproto.parse_proto(line) is not None for line in lines)

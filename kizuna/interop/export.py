@@ -66,7 +66,7 @@ __all__ = [
     "export_recording",
 ]
 
-FORMATS = ("czml", "geojson")
+FORMATS = ("czml", "geojson", "cot")
 LONG_RUN_S = 600.0
 """Runs longer than this (seconds of recorded time) down-sample truth and satellites by default."""
 DEFAULT_LONG_RUN_STEP_S = 10.0
@@ -76,7 +76,7 @@ TRACK_TRAIL_S = 300.0
 _GAP_STEPS = 1.5
 """Samples of a track number further apart than this many recording steps start a new run."""
 
-ExportFormat = Literal["czml", "geojson"]
+ExportFormat = Literal["czml", "geojson", "cot"]
 
 # RGBA colours. Affiliation after the usual hostile red / friend blue / neutral grey; unknown
 # yellow, as in MIL-STD-2525 frames.
@@ -144,6 +144,8 @@ def export_recording(
         raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if step_s is not None and not (math.isfinite(step_s) and step_s > 0.0):
         raise ValueError(f"step_s must be a positive number of seconds, got {step_s!r}")
+    if fmt_key == "cot":
+        return _export_cot(Path(folder), Path(out_file), picture, step_s)
     data = _load(Path(folder), picture, step_s, include_truth, include_satellites)
     if fmt_key == "czml":
         document: Any = _czml(data)
@@ -775,6 +777,44 @@ def _sensor_features(sensors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --- Writing -------------------------------------------------------------------------------------
+
+
+def _export_cot(folder: Path, out_file: Path, picture: str | None, step_s: float | None) -> ExportSummary:
+    """The picture as a file of CoT events, one per line (every system track at every kept step):
+    what a TAK tool replays."""
+    from kizuna.interop.cot import cot_events
+
+    manifest = read_manifest(folder)
+    tables: dict[str, str] = dict(manifest.get("tables", {}))
+    resolved = _read_scenario_json(folder)
+    scenario = resolved.get("scenario", {}) if isinstance(resolved.get("scenario"), dict) else {}
+    epoch = _epoch_of(folder, resolved)
+    table = _picture_table(folder, tables, scenario, picture)
+    if table is None:
+        raise RecordingError(f"{folder}: no picture to export as CoT")
+    rows = pq.read_table(folder / f"{table}.parquet").to_pandas()
+    if not table.startswith("picture_"):  # a tracks_ table: firm tracks, with the picture's columns
+        nation = table.split("_", 1)[1]
+        firm = rows[rows["status"] != "tentative"]
+        rows = firm.assign(category="air", pedigree=nation, n_sources=1, reporter=nation)
+    if step_s is not None and len(rows):
+        t = rows["time_s"].to_numpy()
+        rows = rows[np.isclose(np.mod(t - t.min() + 1e-9, step_s), 0.0, atol=1e-6)]
+    events = cot_events(rows, epoch.utc) if len(rows) else []
+    payload = b"\n".join(events) + (b"\n" if events else b"")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.name}.{os.getpid()}.partial")
+    try:
+        tmp.write_bytes(payload)
+        tmp.replace(out_file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportSummary(
+        path=out_file, format="cot", n_items=len(events), n_bytes=len(payload), n_truth=0, n_satellites=0,
+        n_tracks=int(rows["track_id"].nunique()) if len(rows) else 0, n_sensors=0, picture=table,
+        dropped_rows=len(rows) - len(events), notes=[],
+    )  # fmt: skip
 
 
 def _write_atomic(path: Path, document: Any) -> int:
