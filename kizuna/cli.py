@@ -174,6 +174,10 @@ def run(
         finally:
             if outputs is not None:
                 outputs.close()
+    from kizuna.report.html import write_report
+
+    with console.status("writing report.html"):
+        summary.files = sorted({*summary.files, write_report(summary.out_dir)})
     if quiet:
         return
     table = Table(title=f"{summary.scenario}: {summary.steps} steps over {summary.duration_s:g} s")
@@ -501,6 +505,30 @@ def export(
     )
     for note in summary.notes:
         console.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+def report(
+    recording: Annotated[
+        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output file (default RECORDING/report.html).")
+    ] = None,
+) -> None:
+    """Write the analyst's report: one self-contained HTML file (plots inline) to open or mail.
+
+    Example: kizuna report out/demo
+    """
+    from kizuna.report.html import write_report
+
+    try:
+        with console.status(f"writing the report of {recording}"):
+            path = write_report(recording, out)
+    except (ValueError, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
 
 
 @app.command()
