@@ -37,6 +37,17 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+CotOutput = Annotated[
+    str | None,
+    typer.Option("--cot", help="Send the picture as Cursor-on-Target: tcp://HOST:PORT or udp://HOST:PORT."),
+]
+DisOutput = Annotated[
+    str | None, typer.Option("--dis", help="Send the picture as DIS Entity State PDUs: udp://HOST:PORT.")
+]
+AsterixOutput = Annotated[
+    str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
+]
+
 ScenarioPath = Annotated[
     Path,
     typer.Argument(help="Scenario file (TOML); see docs/scenario-reference.md.", show_default=False),
@@ -120,18 +131,9 @@ def run(
             help="Run the scenario changed one named way: no-sharing (built in) or a [[variants]] name.",
         ),
     ] = None,
-    cot: Annotated[
-        str | None,
-        typer.Option(
-            "--cot", help="Send the picture as Cursor-on-Target: tcp://HOST:PORT or udp://HOST:PORT."
-        ),
-    ] = None,
-    dis: Annotated[
-        str | None, typer.Option("--dis", help="Send the picture as DIS Entity State PDUs: udp://HOST:PORT.")
-    ] = None,
-    asterix: Annotated[
-        str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
-    ] = None,
+    cot: CotOutput = None,
+    dis: DisOutput = None,
+    asterix: AsterixOutput = None,
     picture_of: Annotated[
         str | None, typer.Option(help="Whose picture --cot/--dis/--asterix send (default: the first nation).")
     ] = None,
@@ -596,18 +598,9 @@ def node(
         list[str] | None,
         typer.Option(help="Fault injection: cut this node off during START:END (repeatable)."),
     ] = None,
-    cot: Annotated[
-        str | None,
-        typer.Option(
-            "--cot", help="Send the picture as Cursor-on-Target: tcp://HOST:PORT or udp://HOST:PORT."
-        ),
-    ] = None,
-    dis: Annotated[
-        str | None, typer.Option("--dis", help="Send the picture as DIS Entity State PDUs: udp://HOST:PORT.")
-    ] = None,
-    asterix: Annotated[
-        str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
-    ] = None,
+    cot: CotOutput = None,
+    dis: DisOutput = None,
+    asterix: AsterixOutput = None,
     feed_cot: Annotated[
         str | None, typer.Option("--feed-cot", help="Listen for CoT events: udp://HOST:PORT.")
     ] = None,

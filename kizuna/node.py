@@ -36,7 +36,7 @@ from kizuna.network.bus import Bus
 from kizuna.network.messages import CATEGORIES, SOURCE_BITS, Tracks, pack_tracks, valid_track_rows
 from kizuna.network.release import ReleasePolicy
 from kizuna.network.signing import AuditLog, Sealer, Verifier
-from kizuna.recording import position_columns
+from kizuna.recording import SIGMA_COLUMNS, position_columns
 from kizuna.scenario.schema import Scenario
 from kizuna.sensors import DetectionBatch
 from kizuna.tracking.tracker import Tracker, surveillance_tracker
@@ -272,20 +272,12 @@ def picture_rows(pictures: list[SystemTracks], nations: tuple[str, ...]) -> dict
         "+".join(n for k, n in enumerate(nations) if int(c) >> k & 1) for c in codes
     ]  # one label per distinct set of contributors
     labels = np.asarray(names_of, dtype=object)[inverse.reshape(-1)]
-    names = (
-        "sigma_x_m",
-        "sigma_y_m",
-        "sigma_z_m",
-        "sigma_vx_m_per_s",
-        "sigma_vy_m_per_s",
-        "sigma_vz_m_per_s",
-    )
     return {
         "time_s": np.concatenate([np.full(len(p), p.time_s) for p in pictures]),
         "track_id": np.concatenate([p.number for p in pictures]),
         "status": np.full(len(x), "confirmed", dtype=object),
         **position_columns(x[:, 0:3], x[:, 3:6], lat, lon, alt),
-        **{name: sigma[:, i] for i, name in enumerate(names)},
+        **{name: sigma[:, i] for i, name in enumerate(SIGMA_COLUMNS)},
         "quality": np.concatenate([p.quality for p in pictures]).astype(np.int8),
         "category": np.asarray(CATEGORIES, dtype=object)[np.concatenate([p.category for p in pictures])],
         "pedigree": labels,
@@ -301,20 +293,12 @@ def track_rows(cols: dict[str, NDArray[np.generic]]) -> dict[str, Any]:
     lat, lon, alt = ecef_to_geodetic(pos)
     p = np.asarray(cols["P"], dtype=np.float64)
     sigma = np.sqrt(np.maximum(np.diagonal(p, axis1=1, axis2=2), 0.0))
-    names = (
-        "sigma_x_m",
-        "sigma_y_m",
-        "sigma_z_m",
-        "sigma_vx_m_per_s",
-        "sigma_vy_m_per_s",
-        "sigma_vz_m_per_s",
-    )
     return {
         "time_s": cols["time_s"],
         "track_id": cols["track_id"],
         "status": cols["status"],
         **position_columns(pos, vel, lat, lon, alt),
-        **{name: sigma[:, i] for i, name in enumerate(names)},
+        **{name: sigma[:, i] for i, name in enumerate(SIGMA_COLUMNS)},
         "quality": cols["quality"],
         "n_updates": cols["n_updates"],
         "last_sensor_id": cols["last_sensor_id"],

@@ -26,6 +26,7 @@ __all__ = [
     "MESSAGE_SCHEMA",
     "PICTURE_SCHEMA",
     "SATELLITE_SCHEMA",
+    "SIGMA_COLUMNS",
     "TRACK_SCHEMA",
     "TRUTH_SCHEMA",
     "RecordingError",
@@ -48,6 +49,17 @@ _POSITION_FIELDS = [
     pa.field("lon_deg", pa.float64()),
     pa.field("alt_m", pa.float64()),
 ]
+
+SIGMA_COLUMNS = (
+    "sigma_x_m",
+    "sigma_y_m",
+    "sigma_z_m",
+    "sigma_vx_m_per_s",
+    "sigma_vy_m_per_s",
+    "sigma_vz_m_per_s",
+)
+"""Square roots of a track's 6×6 ECEF covariance diagonal, in state order."""
+_SIGMA_FIELDS = [pa.field(name, pa.float64()) for name in SIGMA_COLUMNS]
 
 TRUTH_SCHEMA = pa.schema(
     [
@@ -99,12 +111,7 @@ TRACK_SCHEMA = pa.schema(
         pa.field("track_id", pa.int64()),
         pa.field("status", pa.string()),
         *_POSITION_FIELDS,
-        pa.field("sigma_x_m", pa.float64()),
-        pa.field("sigma_y_m", pa.float64()),
-        pa.field("sigma_z_m", pa.float64()),
-        pa.field("sigma_vx_m_per_s", pa.float64()),
-        pa.field("sigma_vy_m_per_s", pa.float64()),
-        pa.field("sigma_vz_m_per_s", pa.float64()),
+        *_SIGMA_FIELDS,
         pa.field("quality", pa.int8()),
         pa.field("n_updates", pa.int64()),
         pa.field("last_sensor_id", pa.string()),
@@ -214,12 +221,7 @@ PICTURE_SCHEMA = pa.schema(
         pa.field("track_id", pa.int64()),
         pa.field("status", pa.string()),
         *_POSITION_FIELDS,
-        pa.field("sigma_x_m", pa.float64()),
-        pa.field("sigma_y_m", pa.float64()),
-        pa.field("sigma_z_m", pa.float64()),
-        pa.field("sigma_vx_m_per_s", pa.float64()),
-        pa.field("sigma_vy_m_per_s", pa.float64()),
-        pa.field("sigma_vz_m_per_s", pa.float64()),
+        *_SIGMA_FIELDS,
         pa.field("quality", pa.int8()),
         pa.field("category", pa.string()),
         pa.field("pedigree", pa.string()),
