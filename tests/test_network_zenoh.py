@@ -106,10 +106,8 @@ def test_late_joiner_gets_the_latest_report_at_once(buses: OpenBus) -> None:
     usa.send("USA", ["JPN"], b"old report", 0.0)
     usa.send("USA", ["JPN"], b"latest report", 0.0)
 
-    t0 = time.monotonic()
     jpn = buses("JPN", connect=[endpoint(port)])
     assert jpn.wait_for("JPN", 1, 5.0) == [b"latest report"]
-    assert time.monotonic() - t0 < 5.0
 
     assert usa.wait_for_partners(["JPN"], 5.0)
     usa.send("USA", ["JPN"], b"new report", 0.0)
