@@ -5,20 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 FTS_VENV := .venv-fts
 FTS_STAMP := $(FTS_VENV)/.installed-$(shell cat tools/fts-requirements.txt | cksum | cut -d' ' -f1)
+WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json | cksum | cut -d' ' -f1)
+# Debian's Chromium drives the browser tests (through Python Playwright, never its own download).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: demo test lint setup clean fts-venv
+.PHONY: demo test lint setup clean fts-venv web
 
-demo: $(STAMP)
+demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/kizuna run examples/indo-pacific.toml --out out/demo
 
-test: $(STAMP) $(FTS_STAMP)
+test: $(STAMP) $(FTS_STAMP) $(WEB_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-setup: $(STAMP)
+setup: $(STAMP) $(WEB_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +36,18 @@ $(STAMP): pyproject.toml
 
 fts-venv: $(FTS_STAMP)
 
+web: $(WEB_STAMP)
+
+# The COP page's packages (MapLibre, milsymbol, world-atlas, topojson-client, CesiumJS), exactly as
+# locked; kizuna.cop serves them from web/node_modules.
+$(WEB_STAMP): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 # FreeTAKServer, the TAK server peer of tests/test_interop_freetakserver.py, in its own venv: its
 # pins (old Flask, SQLAlchemy, protobuf, cryptography) would fight ours. Rebuilt from scratch
 # (~40 s) only when tools/fts-requirements.txt changes.
@@ -42,4 +58,4 @@ $(FTS_STAMP): tools/fts-requirements.txt
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(FTS_VENV) out .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(FTS_VENV) web/node_modules out .pytest_cache .ruff_cache .hypothesis
