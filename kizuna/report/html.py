@@ -1,16 +1,26 @@
 """One self-contained HTML report of a recording, for an analyst to read or mail.
 
 `write_report(recording)` reads the recording's tables (scenario.json, truth, custody, gospa, siap,
-messages, audit.jsonl and, when present, satellites) and writes `report.html`: CSS inline, plots as
-inline base64 PNG, no scripts and no external references. Every number in a table comes from the
-Parquet files; each numeric cell carries the unrounded value in a `data-value` attribute (Python
-`repr` of the float, `nan` when missing) so a test or a script can read it back exactly.
+messages, audit.jsonl, the pictures ``tracks_<NATION>`` and ``picture_<NATION>`` and, when present,
+satellites) and writes `report.html`: CSS inline, plots as inline base64 PNG, no scripts and no
+external references. Every number in a table comes from the Parquet files; each numeric cell carries
+the unrounded value in a `data-value` attribute (Python `repr` of the float, `nan` when missing) so a
+test or a script can read it back exactly.
+
+The threat timeline shows custody as it was held, step by step: a threat is *held* by a picture at
+a truth step when the custody metric's assignment (`kizuna.metrics.custody.assign_tracks_to_truth`:
+GOSPA assignment of the picture's firm tracks to the hostile targets present, gate
+``custody_gate_m`` of `kizuna.metrics.picture.evaluate_recording`) gives it a track. Each held truth
+sample stands for the step that starts at it, so a run of held samples at t_i … t_j is the interval
+[t_i, t_j + step) and the intervals' total length over (samples × step) is custody.parquet's
+``held_fraction`` exactly. See docs/report.md.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -24,8 +34,13 @@ mpl.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-__all__ = ["REPORT_SECTIONS", "write_report"]
+from kizuna.metrics.custody import assign_tracks_to_truth
+from kizuna.metrics.picture import FIRM_STATUSES, evaluate_recording
+
+__all__ = ["CUSTODY_GATE_M", "PICTURES", "REPORT_SECTIONS", "held_intervals", "held_steps", "write_report"]
 
 REPORT_SECTIONS = ("scenario", "threats", "gospa", "siap", "network", "coverage")
 _REQUIRED = (
@@ -51,6 +66,19 @@ _SIAP_COLUMNS = (
     "commonality_all",
 )
 _MAX_SATELLITE_SAMPLES = 400
+CUSTODY_GATE_M: float = float(inspect.signature(evaluate_recording).parameters["custody_gate_m"].default)
+"""The custody gate `kizuna run` scores with (evaluate_recording's default), so held intervals match
+custody.parquet."""
+PICTURES = ("own", "coalition")
+_PHASE_ORDER = ("boost", "midcourse", "glide", "cruise", "terminal")
+_PHASE_COLOURS = {
+    "boost": "#fff0a0",
+    "midcourse": "#d6eef2",
+    "glide": "#e6dcf5",
+    "cruise": "#e4e4e4",
+    "terminal": "#f8cfd6",
+}
+_XYZ = ["x_m", "y_m", "z_m"]
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1200px; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #bbb; padding-bottom: .2em; margin-top: 2em; }
@@ -58,6 +86,7 @@ table { border-collapse: collapse; margin: .8em 0; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; }
 th { background: #eee; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; } p.note { color: #555; font-size: .9em; }
+details { margin: .8em 0; } summary { cursor: pointer; color: #333; }
 """
 
 Formatter = Callable[[Any], str]
@@ -86,11 +115,13 @@ def write_report(recording: str | Path, out_file: str | Path | None = None) -> P
     satellites = pd.read_parquet(satellites_path) if satellites_path.is_file() else None
 
     scenario = scenario_doc.get("scenario", {})
+    step_s = float(scenario.get("step_s", float("nan")))
+    held = held_steps(folder, truth, list(pd.unique(custody["nation"])))
     title = f"Kizuna report: {scenario.get('name', folder.name)}"
     body = [
         f"<h1>{_esc(title)}</h1>",
         _scenario_section(scenario_doc, truth),
-        _threats_section(custody),
+        _threats_section(custody, held, step_s),
         _gospa_section(gospa),
         _siap_section(siap),
         _network_section(messages, audit),
@@ -162,7 +193,7 @@ def _scenario_section(doc: dict[str, Any], truth: pd.DataFrame) -> str:
     )
 
 
-def _threats_section(custody: pd.DataFrame) -> str:
+def _threats_section(custody: pd.DataFrame, held: pd.DataFrame, step_s: float) -> str:
     rows = custody.sort_values(["first_time_s", "target_id", "nation", "picture"], kind="stable")
     table = _table(
         rows,
@@ -180,16 +211,135 @@ def _threats_section(custody: pd.DataFrame) -> str:
         ],
         "custody",
     )
+    intervals = held_intervals(held, step_s)
+    order = {t: k for k, t in enumerate(pd.unique(rows["target_id"]))}
+    intervals = intervals.sort_values(
+        ["target_id", "nation", "picture", "start_s"],
+        key=lambda c: c.map(order) if c.name == "target_id" else c,
+        kind="stable",
+    )
+    phases = _phase_table(held, rows)
+    phase_columns: list[tuple[str, str, Formatter]] = [
+        ("target_id", "threat", _text),
+        ("kind", "kind", _text),
+        ("nation", "nation", _text),
+        ("picture", "picture", _text),
+    ]
+    phase_columns += [(p, p, _percent) for p in _phases_present(held)]
     return _section(
         "threats",
         "Threats: detection, firm track and custody",
         "<p class='note'>Own = the nation's tracker on its own sensors; coalition = its fused picture. "
         "Times are seconds since the epoch; blank when the event never happened.</p>",
         table,
-        _img(_threat_timeline(custody), "threat timeline"),
-        "<p class='note'>Bars run from each nation's first firm coalition track of the threat to the end "
-        "of the threat's life; the label is the held fraction.</p>",
+        "<h3>Per-threat timeline</h3>",
+        _img(_threat_timeline(custody, held, intervals, step_s), "threat timeline"),
+        "<p class='note'>One row per nation and picture under each threat. Bars are the intervals in which "
+        f"the picture held the threat: at each truth step a firm track assigned to it within "
+        f"{CUSTODY_GATE_M / 1e3:g} km (the custody metric's assignment), each held step drawn as the step "
+        "that starts at it, so the bars' length over the threat's flight is the held fraction (right-hand "
+        "labels). Background shading: the threat's flight phase from truth; black line: launch (first "
+        "truth sample); ○ first detection (own: the nation's sensors, coalition: any sensor); "
+        "◆ first firm track.</p>",
+        "<h3>Custody through each phase</h3>",
+        "<p class='note'>Held steps / steps of the threat in each flight phase; blank where the threat "
+        "has no such phase.</p>",
+        _table(phases, phase_columns, "custody-phases"),
+        f"<details><summary>Held intervals ({len(intervals)}): start and end of each, seconds since the "
+        "epoch; end = last held step + one step</summary>",
+        _table(
+            intervals,
+            [
+                ("target_id", "threat", _text),
+                ("nation", "nation", _text),
+                ("picture", "picture", _text),
+                ("start_s", "start [s]", _seconds),
+                ("end_s", "end [s]", _seconds),
+                ("n_steps", "steps", _int),
+            ],
+            "custody-intervals",
+        ),
+        "</details>",
     )
+
+
+def held_steps(folder: str | Path, truth: pd.DataFrame, nations: Sequence[str]) -> pd.DataFrame:
+    """Per nation, picture and hostile truth sample: whether that picture held the threat.
+
+    Columns ``nation``, ``picture`` (`PICTURES`), ``target_id``, ``time_s``, ``phase``, ``held``;
+    sorted by nation (in the order given), picture, target and time. The rule is custody.parquet's:
+    the picture's firm tracks (`FIRM_STATUSES`) assigned to the hostile targets present at each
+    truth time by `assign_tracks_to_truth` with gate `CUSTODY_GATE_M`. A picture whose table is
+    missing from ``folder`` has no rows.
+    """
+    folder = Path(folder)
+    threats = truth[truth["affiliation"] == "hostile"]
+    columns = ["nation", "picture", "target_id", "time_s", "phase", "held"]
+    parts = []
+    for nation in nations:
+        for picture, table in zip(PICTURES, (f"tracks_{nation}", f"picture_{nation}"), strict=True):
+            path = folder / f"{table}.parquet"
+            if not path.is_file() or threats.empty:
+                continue
+            tracks = pd.read_parquet(path, columns=["time_s", "track_id", "status", *_XYZ])
+            firm = tracks[tracks["status"].isin(FIRM_STATUSES)].assign(status="confirmed")
+            a = assign_tracks_to_truth(threats, firm, CUSTODY_GATE_M)
+            part = pd.DataFrame(
+                {
+                    "nation": nation,
+                    "picture": picture,
+                    "target_id": a["target_id"].to_numpy(dtype=object),
+                    "time_s": a["time_s"].to_numpy(dtype=float),
+                    "phase": threats["phase"].to_numpy(dtype=object),
+                    "held": a["held"].to_numpy(dtype=bool),
+                }
+            )
+            parts.append(part.sort_values(["target_id", "time_s"], kind="stable"))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "held" else object) for c in columns})
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def held_intervals(held: pd.DataFrame, step_s: float) -> pd.DataFrame:
+    """The runs of consecutive held samples of `held_steps`, one row per interval.
+
+    Columns ``target_id``, ``nation``, ``picture``, ``start_s`` (first held sample's time), ``end_s``
+    (last held sample's time + ``step_s``: each sample stands for the step that starts at it) and
+    ``n_steps`` (held samples in the run). Consecutive means adjacent samples of the same threat.
+    """
+    rows = []
+    for (nation, picture, target), one in held.groupby(["nation", "picture", "target_id"], sort=False):
+        flag = one.sort_values("time_s")["held"].to_numpy(dtype=np.int8)
+        times = one.sort_values("time_s")["time_s"].to_numpy(dtype=float)
+        edges = np.diff(np.concatenate(([0], flag, [0])))
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        for a, b in zip(starts, ends, strict=True):
+            rows.append(
+                {
+                    "target_id": target,
+                    "nation": nation,
+                    "picture": picture,
+                    "start_s": float(times[a]),
+                    "end_s": float(times[b - 1] + step_s),
+                    "n_steps": int(b - a),
+                }
+            )
+    return pd.DataFrame(rows, columns=["target_id", "nation", "picture", "start_s", "end_s", "n_steps"])
+
+
+def _phases_present(held: pd.DataFrame) -> list[str]:
+    present = [str(p) for p in pd.unique(held["phase"])]
+    return [p for p in _PHASE_ORDER if p in present] + sorted(p for p in present if p not in _PHASE_ORDER)
+
+
+def _phase_table(held: pd.DataFrame, custody_rows: pd.DataFrame) -> pd.DataFrame:
+    """Held fraction per phase, one row per (threat, nation, picture) in the custody table's order."""
+    phases = _phases_present(held)
+    fraction = held.groupby(["target_id", "nation", "picture", "phase"])["held"].mean().unstack("phase")
+    keys = custody_rows[["target_id", "kind", "nation", "picture"]].reset_index(drop=True)
+    index = pd.MultiIndex.from_frame(keys[["target_id", "nation", "picture"]])
+    fraction = fraction.reindex(index=index, columns=phases).astype(float)
+    return pd.concat([keys, fraction.reset_index(drop=True)], axis=1)
 
 
 def _gospa_section(gospa: pd.DataFrame) -> str:
@@ -283,36 +433,103 @@ def _link_summary(messages: pd.DataFrame) -> pd.DataFrame:
 # --- plots ----------------------------------------------------------------------------------------
 
 
-def _threat_timeline(custody: pd.DataFrame) -> plt.Figure:
-    coalition = custody[custody["picture"] == "coalition"]
-    threats = coalition.groupby("target_id")["first_time_s"].min().sort_values(kind="stable").index.tolist()
-    nations = list(pd.unique(coalition["nation"]))
-    height = 0.8 / max(len(nations), 1)
-    fig, ax = plt.subplots(figsize=(11, 1.2 + 0.35 * max(len(threats), 1)), layout="constrained")
+def _threat_timeline(
+    custody: pd.DataFrame, held: pd.DataFrame, intervals: pd.DataFrame, step_s: float
+) -> plt.Figure:
+    """One row per (threat, nation, picture): held intervals as broken bars over the flight phases."""
+    threats = (
+        custody.sort_values(["first_time_s", "target_id"], kind="stable")["target_id"]
+        .drop_duplicates()
+        .tolist()
+    )
+    nations = [str(n) for n in pd.unique(custody["nation"])]
+    lanes = [(n, p) for n in nations for p in PICTURES]
+    per_threat = len(lanes) + 1  # a header row with the threat's name, then one row per lane
+    n_rows = max(len(threats) * per_threat, 1)
+    fig, ax = plt.subplots(figsize=(11, 1.6 + 0.16 * n_rows), layout="constrained")
     colours = plt.get_cmap("tab10")
-    for row, target in enumerate(threats):
-        one = coalition[coalition["target_id"] == target]
-        life = one.iloc[0]
-        ax.plot([life.first_time_s / 60, life.last_time_s / 60], [row, row], color="0.8", lw=1)
-        for k, nation in enumerate(nations):
-            rec = one[one["nation"] == nation]
-            if rec.empty or not np.isfinite(rec.iloc[0].first_confirmed_time_s):
-                continue
-            r = rec.iloc[0]
-            y = row - 0.4 + k * height
-            start_min, end_min = r.first_confirmed_time_s / 60, r.last_time_s / 60
-            ax.broken_barh(
-                [(start_min, end_min - start_min)],
-                (y, height * 0.9),
-                color=colours(k),
-                label=nation if row == 0 or nation not in ax.get_legend_handles_labels()[1] else None,
-            )
-            ax.text(end_min, y + height * 0.45, f" {r.held_fraction:.0%}", va="center", fontsize=6)
-    ax.set_yticks(range(len(threats)), threats, fontsize=7)
-    ax.invert_yaxis()
-    ax.set(xlabel="time since epoch [min]", title="coalition picture: first firm track to end of threat")
+    by_row = custody.set_index(["target_id", "nation", "picture"])
+    phase_spans = (
+        held.drop_duplicates(["target_id", "time_s"])
+        .sort_values(["target_id", "time_s"], kind="stable")
+        .assign(block=lambda f: (f["phase"] != f.groupby("target_id")["phase"].shift()).cumsum())
+        .groupby(["target_id", "block"], sort=False)
+        .agg(phase=("phase", "first"), start=("time_s", "min"), end=("time_s", "max"))
+    )
+    interval_groups = {k: g for k, g in intervals.groupby(["target_id", "nation", "picture"], sort=False)}
+    ticks, tick_labels, right_labels = [], [], []
+    for i, target in enumerate(threats):
+        top = i * per_threat
+        first = float(custody.loc[custody["target_id"] == target, "first_time_s"].min())
+        kind = str(custody.loc[custody["target_id"] == target, "kind"].iloc[0])
+        ax.text(
+            first / 60,
+            top,
+            f"{target} ({kind.replace('_', ' ')})",
+            va="center",
+            fontsize=7,
+            fontweight="bold",
+        )
+        if target in phase_spans.index.get_level_values("target_id"):
+            for span in phase_spans.loc[target].itertuples():
+                ax.broken_barh(
+                    [(span.start / 60, (span.end - span.start + step_s) / 60)],
+                    (top + 0.5, len(lanes)),
+                    facecolor=_PHASE_COLOURS.get(str(span.phase), "0.85"),
+                    lw=0,
+                )
+        ax.vlines(first / 60, top + 0.5, top + 0.5 + len(lanes), color="k", lw=1.2)
+        for k, (nation, picture) in enumerate(lanes):
+            y = top + 1 + k
+            ticks.append(y)
+            tick_labels.append(f"{nation} {picture}")
+            colour = colours(nations.index(nation))
+            one = interval_groups.get((target, nation, picture))
+            if one is not None:
+                ax.broken_barh(
+                    list(zip(one["start_s"] / 60, (one["end_s"] - one["start_s"]) / 60, strict=True)),
+                    (y - 0.32, 0.64),
+                    facecolor=colour,
+                    alpha=1.0 if picture == "coalition" else 0.55,
+                    hatch=None if picture == "coalition" else "////",
+                    edgecolor="white" if picture == "own" else colour,
+                    lw=0,
+                )
+            if (target, nation, picture) in by_row.index:
+                rec = by_row.loc[(target, nation, picture)]
+                right_labels.append(f"{float(rec['held_fraction']):.0%}")
+                for column, marker, face in (
+                    ("first_detection_time_s", "o", "white"),
+                    ("first_confirmed_time_s", "D", "k"),
+                ):
+                    t = float(rec[column])
+                    if np.isfinite(t):
+                        ax.plot(t / 60, y, marker, ms=3.5, mfc=face, mec="k", mew=0.8, zorder=3)
+            else:
+                right_labels.append("")
+    ax.set_yticks(ticks, tick_labels, fontsize=6)
+    ax.set_ylim(n_rows - 0.5, -0.7)
+    right = ax.twinx()
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks(ticks, right_labels, fontsize=6)
+    right.set_ylabel("held fraction", fontsize=8)
+    ax.set_xlabel("time since epoch [min]")
+    ax.set_title("custody held, per threat: each nation's own picture and its coalition picture", fontsize=10)
+    ax.tick_params(axis="x", top=True, labeltop=True)
     ax.grid(alpha=0.3, axis="x")
-    _legend(ax, title="nation", fontsize=7)
+    present = [p for p in _PHASE_ORDER if p in set(held["phase"])]
+    handles = [Patch(facecolor=_PHASE_COLOURS[p], label=f"phase: {p}") for p in present]
+    handles += [Patch(facecolor=colours(k), label=f"{n} coalition") for k, n in enumerate(nations)]
+    handles += [
+        Patch(facecolor=colours(k), alpha=0.55, hatch="////", edgecolor="white", label=f"{n} own")
+        for k, n in enumerate(nations)
+    ]
+    handles += [
+        Line2D([], [], color="k", lw=1.2, label="launch"),
+        Line2D([], [], ls="", marker="o", mfc="white", mec="k", label="first detection"),
+        Line2D([], [], ls="", marker="D", mfc="k", mec="k", ms=4, label="first firm track"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6), fontsize=7)
     return fig
 
 
