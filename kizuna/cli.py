@@ -6,10 +6,12 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import typer
@@ -21,8 +23,11 @@ from kizuna import __version__
 from kizuna.scenario import LoadedScenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
+    from kizuna.cop.store import PictureStore
     from kizuna.interop.outputs import PictureOutputs
+    from kizuna.live import LiveSummary
     from kizuna.metrics.picture import PictureMetrics
+    from kizuna.simulation import RunSummary
 
 app = typer.Typer(
     name="kizuna",
@@ -47,6 +52,14 @@ DisOutput = Annotated[
 AsterixOutput = Annotated[
     str | None, typer.Option("--asterix", help="Send the picture as ASTERIX CAT062: udp://HOST:PORT.")
 ]
+
+ServeOption = Annotated[
+    bool, typer.Option("--serve", help="Show the picture as it forms in the COP web app (see kizuna serve).")
+]
+HostOption = Annotated[
+    str, typer.Option("--host", help="Address the COP listens on; 127.0.0.1 keeps it on this machine.")
+]
+PortOption = Annotated[int, typer.Option("--port", help="COP port (0: any free port).")]
 
 ScenarioPath = Annotated[
     Path,
@@ -137,14 +150,17 @@ def run(
     picture_of: Annotated[
         str | None, typer.Option(help="Whose picture --cot/--dis/--asterix send (default: the first nation).")
     ] = None,
+    serve: ServeOption = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
 ) -> None:
     """Run a scenario in simulated time and write its recording (Parquet tables + scenario.json).
 
     Example: kizuna run examples/indo-pacific.toml --out out/demo
     Example: kizuna run examples/indo-pacific.toml --variant no-sharing --out out/no-sharing
+    Example: kizuna run examples/indo-pacific.toml --serve   (watch it in the browser as it runs)
     """
     from kizuna.scenario.variants import apply_variant
-    from kizuna.simulation import run as run_simulation
 
     loaded = _load(scenario)
     outputs = _outputs(loaded, cot, dis, asterix, picture_of)
@@ -154,6 +170,33 @@ def run(
         except ValueError as exc:
             errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=2) from None
+    with contextlib.ExitStack() as cop:
+        on_rows = None
+        store = None
+        if serve:
+            from kizuna.cop.store import PictureStore, scenario_payload
+
+            store = PictureStore.for_scenario(scenario_payload(loaded))
+            on_rows = store.append
+            cop.enter_context(_cop(store, host, port))
+        summary = _run_with_progress(loaded, out, quiet, outputs, picture_of, on_rows)
+        _after_run(summary, quiet)
+        if store is not None:
+            store.live = False
+            console.print("the run is done; the COP now replays it (Ctrl-C to stop)", highlight=False)
+            _wait_for_interrupt()
+
+
+def _run_with_progress(
+    loaded: LoadedScenario,
+    out: Path,
+    quiet: bool,
+    outputs: PictureOutputs | None,
+    picture_of: str | None,
+    on_rows: Callable[[str, Any], None] | None,
+) -> RunSummary:
+    from kizuna.simulation import run as run_simulation
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -171,11 +214,16 @@ def run(
 
         try:
             summary = run_simulation(
-                loaded, out, on_progress=on_progress, outputs=outputs, output_nation=picture_of
-            )
+                loaded, out, on_progress=on_progress, outputs=outputs, output_nation=picture_of,
+                on_rows=on_rows,
+            )  # fmt: skip
         finally:
             if outputs is not None:
                 outputs.close()
+    return summary
+
+
+def _after_run(summary: RunSummary, quiet: bool) -> None:
     from kizuna.report.html import write_report
 
     with console.status("writing report.html"):
@@ -533,6 +581,66 @@ def report(
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
 
 
+@contextlib.contextmanager
+def _cop(store: PictureStore, host: str, port: int) -> Iterator[str]:
+    """Start the COP server in the background; one line and exit code 2 if it cannot start."""
+    from kizuna.cop.server import WebAssetsMissing, serve_in_thread, web_modules
+
+    try:
+        web_modules()
+        server = serve_in_thread(store, host, port)
+        url = server.__enter__()
+    except (WebAssetsMissing, OSError) as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        errors.print(f"[yellow]warning:[/] the COP listens on {host}: anyone who reaches it sees the picture")
+    console.print(f"COP: [bold]{url}/[/]  (open it in a browser)", highlight=False)
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+def _wait_for_interrupt() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("stopped", highlight=False)
+
+
+@app.command()
+def serve(
+    recording: Annotated[
+        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
+    ],
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
+) -> None:
+    """Replay a recording in the COP web app: map, globe, track table, nation views, timeline.
+
+    Example: kizuna serve out/demo   (then open http://127.0.0.1:8765/)
+    """
+    from kizuna.cop.store import PictureStore
+    from kizuna.recording import RecordingError
+
+    try:
+        with console.status(f"loading {recording}"):
+            store = PictureStore.from_recording(recording)
+    except RecordingError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    t0, t1 = store.time_range()
+    with _cop(store, host, port):
+        console.print(
+            f"replaying {store.scenario['scenario'].get('name', recording)}: {t0:g}–{t1:g} s, "
+            f"nations {', '.join(store.nations)} (Ctrl-C to stop)",
+            highlight=False,
+        )
+        _wait_for_interrupt()
+
+
 @app.command()
 def keygen(
     nations: Annotated[list[str], typer.Argument(help="Nation codes, e.g. USA JPN AUS.", show_default=False)],
@@ -610,6 +718,9 @@ def node(
     feed_asterix: Annotated[
         str | None, typer.Option("--feed-asterix", help="Listen for ASTERIX CAT062: udp://HOST:PORT.")
     ] = None,
+    serve: ServeOption = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8765,
 ) -> None:
     """Run one nation's node live: its tracker, signed reports to partners over Zenoh (peer to
     peer, no broker), fusion into its picture, state kept in SQLite across restarts.
@@ -617,7 +728,7 @@ def node(
     Example: kizuna node SCENARIO --nation JPN --listen tcp/127.0.0.1:7448 \\
     --connect tcp/127.0.0.1:7447 --detections out/demo/detections.parquet
     """
-    from kizuna.live import LiveError, LiveOptions, LiveSummary, run_live
+    from kizuna.live import LiveError, LiveOptions, run_live
     from kizuna.node_store import StoreError
 
     loaded = _load(scenario)
@@ -639,13 +750,32 @@ def node(
                 highlight=False,
             )
 
-    try:
-        summary = run_live(loaded, options, on_step=on_step)
-    except (LiveError, StoreError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(code=130) from None
+    with contextlib.ExitStack() as cop:
+        store = None
+        if serve:
+            from kizuna.cop.store import PictureStore, scenario_payload
+
+            if nation not in [n.code for n in loaded.scenario.nations]:
+                errors.print(f"[bold red]error:[/] unknown nation {nation!r}", highlight=False)
+                raise typer.Exit(code=2)
+            store = PictureStore.for_scenario(scenario_payload(loaded), nation=nation)
+            cop.enter_context(_cop(store, host, port))
+        try:
+            on_rows = None if store is None else store.append
+            summary = run_live(loaded, options, on_step=on_step, on_rows=on_rows)
+        except (LiveError, StoreError) as exc:
+            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(code=2) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(code=130) from None
+        _print_node_summary(nation, summary)
+        if store is not None:
+            store.live = False
+            console.print("the node is done; the COP replays its picture (Ctrl-C to stop)", highlight=False)
+            _wait_for_interrupt()
+
+
+def _print_node_summary(nation: str, summary: LiveSummary) -> None:
     console.print(
         f"{nation}: {summary.steps} steps to t={summary.end_s:,.0f} s"
         + (f" (resumed at {summary.resumed_at_s:,.0f} s)" if summary.resumed_at_s is not None else "")

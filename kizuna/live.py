@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import nacl.signing
 import numpy as np
@@ -134,8 +135,12 @@ def run_live(
     *,
     on_step: Callable[[LiveSummary], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_rows: Callable[[str, Any], None] | None = None,
 ) -> LiveSummary:
-    """Run one nation's node until ``until_s`` (scenario seconds; default the scenario's end)."""
+    """Run one nation's node until ``until_s`` (scenario seconds; default the scenario's end).
+
+    ``on_rows(table, columns)`` sees each step's ``picture_<NATION>`` and ``tracks_<NATION>`` rows
+    as they are written (the COP of ``kizuna node --serve`` follows the node this way)."""
     s = loaded.scenario
     nations = tuple(n.code for n in s.nations)
     if options.nation not in nations:
@@ -216,8 +221,13 @@ def run_live(
                     if pic_rows is not None:
                         pictures.write(pic_rows)
                         outputs.send(pd.DataFrame(pic_rows))
+                        if on_rows is not None:
+                            on_rows(f"picture_{options.nation}", pic_rows)
                     if len(node.last_columns.get("track_id", ())):
-                        local_tracks.write(track_rows(node.last_columns))
+                        own_rows = track_rows(node.last_columns)
+                        local_tracks.write(own_rows)
+                        if on_rows is not None:
+                            on_rows(f"tracks_{options.nation}", own_rows)
                     if summary.steps % options.flush_every_steps == 0:
                         pictures.flush()
                         local_tracks.flush()

@@ -11,6 +11,7 @@ Imports only the standard library and PyArrow: every layer may hand it rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,9 +142,18 @@ class RecordingWriter:
     under the `.partial` name for inspection.
     """
 
-    def __init__(self, out_dir: str | Path, *, standard_tables: bool = True) -> None:
+    def __init__(
+        self,
+        out_dir: str | Path,
+        *,
+        standard_tables: bool = True,
+        listener: Callable[[str, Any], None] | None = None,
+    ) -> None:
         """``standard_tables``: declare truth, satellites and detections (a simulated run's
-        recording); a live node's outputs declare only their own tables."""
+        recording); a live node's outputs declare only their own tables. ``listener(name, what)``
+        sees every write as it happens: a table's name and its columns, or a JSON file's name and
+        payload (the COP of ``kizuna run --serve`` follows a run this way)."""
+        self.listener = listener
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._tables: dict[str, _Table] = {}
@@ -182,10 +192,14 @@ class RecordingWriter:
             table = self._tables[name] = _Table(writer)
         table.writer.write_batch(batch)
         table.rows += batch.num_rows
+        if self.listener is not None:
+            self.listener(name, columns)
 
     def write_json(self, name: str, payload: Any) -> Path:
         path = self.out_dir / name
         path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if self.listener is not None:
+            self.listener(name, payload)
         return path
 
     @property

@@ -133,12 +133,14 @@ def run(
     on_progress: Callable[[int, int], None] | None = None,
     outputs: PictureOutputs | None = None,
     output_nation: str | None = None,
+    on_rows: Callable[[str, Any], None] | None = None,
 ) -> RunSummary:
     """Step the scenario and write the recording to `out_dir`.
 
     `on_progress(done_steps, total_steps)` is called after each chunk of steps. ``outputs``
     (opened by the caller) receive ``output_nation``'s picture (default: the first nation's) at
-    every step, as CoT, DIS or ASTERIX.
+    every step, as CoT, DIS or ASTERIX. ``on_rows(name, what)`` sees every table write and JSON
+    file as it happens (`RecordingWriter`'s listener).
     """
     started = time.perf_counter()
     s = loaded.scenario
@@ -149,7 +151,7 @@ def run(
     failures: dict[str, str] = {}
     detecting = _Detecting(world, s.seed)
     out = Path(out_dir)
-    with RecordingWriter(out) as rec, AuditLog(out / "audit.jsonl", append=False) as audit:
+    with RecordingWriter(out, listener=on_rows) as rec, AuditLog(out / "audit.jsonl", append=False) as audit:
         tracking = _Coalition(world, s, audit)
         if outputs is not None:
             tracking.outputs = outputs

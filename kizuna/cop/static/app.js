@@ -1,0 +1,532 @@
+// The Kizuna COP page: a MapLibre 2-D map of one nation's picture, a track table and detail panel,
+// a replay timeline, and an optional CesiumJS globe. Everything it loads comes from the server
+// that served it (the web packages are under /vendor/).
+import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+
+const TRAIL_S = 60;
+const ELLIPSE_POINTS = 24;
+const TABLE_ROWS = 300;
+const CAT_SIDC = { air: "SUAP------", missile: "SUAPM-----", space: "SUPP------" };
+const CAT_COLOR = { air: "#ffe14d", missile: "#ff8c1a", space: "#c77dff" };
+
+const state = {
+  info: null,
+  nation: null,
+  view: "coalition",
+  t: 0,
+  t0: 0,
+  t1: 0,
+  playing: false,
+  speed: 10,
+  live: false,
+  tracks: new Map(),      // id -> record
+  trails: new Map(),      // id -> [[lon, lat, t], ...]
+  selected: null,
+  sort: { key: "id", dir: 1 },
+  filter: "",
+};
+const kizuna = (window.kizuna = Object.assign(window.kizuna || {}, {
+  ready: false, state, tracks: state.tracks, messages: { snapshot: 0, delta: 0, clock: 0 },
+  bytes: 0, reconnects: 0,
+}));
+
+const $ = (id) => document.getElementById(id);
+let map;
+let socket = null;
+let globe = null;
+let sliderHeld = false;
+
+function fmtClock(t) {
+  const sign = t < 0 ? "-" : "";
+  const a = Math.abs(t);
+  const m = Math.floor(a / 60);
+  const s = Math.floor(a % 60).toString().padStart(2, "0");
+  const epoch = state.info ? Date.parse(state.info.epoch_utc) : 0;
+  const utc = new Date(epoch + t * 1000).toISOString().slice(11, 19);
+  return `T${sign ? "−" : "+"}${m}:${s}  ${utc}Z`;
+}
+
+function banner(text) {
+  const b = $("banner");
+  b.textContent = text;
+  b.hidden = !text;
+}
+
+// ---- symbols --------------------------------------------------------------------------------
+
+function symbolImage(name) {
+  // names: "trk-<category>" and "trk-<category>-sel"
+  const m = /^trk-(air|missile|space)(-sel)?$/.exec(name);
+  if (!m) return null;
+  const sym = new window.ms.Symbol(CAT_SIDC[m[1]], {
+    size: 13, square: true, outlineWidth: m[2] ? 4 : 2, outlineColor: m[2] ? "#58a6ff" : "#0d1117",
+  });
+  const canvas = sym.asCanvas(window.devicePixelRatio || 1);
+  const ctx = canvas.getContext("2d");
+  return { width: canvas.width, height: canvas.height, data: ctx.getImageData(0, 0, canvas.width, canvas.height).data };
+}
+
+// ---- map ------------------------------------------------------------------------------------
+
+function emptyFc() { return { type: "FeatureCollection", features: [] }; }
+
+async function buildMap() {
+  const r = state.info.region || { lon_min_deg: 100, lon_max_deg: 170, lat_min_deg: -40, lat_max_deg: 50 };
+  map = new maplibregl.Map({
+    container: "map",
+    style: {
+      version: 8,
+      sources: {},
+      layers: [{ id: "sea", type: "background", paint: { "background-color": "#0b2239" } }],
+    },
+    bounds: [[r.lon_min_deg, r.lat_min_deg], [r.lon_max_deg, r.lat_max_deg]],
+    attributionControl: false,
+    renderWorldCopies: false,
+    fadeDuration: 0,
+  });
+  kizuna.map = map;
+  map.setMissingStyleImageResolver((id) => {
+    const img = symbolImage(id);
+    if (img) map.addImage(id, img, { pixelRatio: window.devicePixelRatio || 1 });
+  });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+  await new Promise((resolve) => map.once("load", resolve));
+
+  const topo = await (await fetch("/vendor/world-atlas/countries-50m.json")).json();
+  const countries = window.topojson.feature(topo, topo.objects.countries);
+  map.addSource("countries", { type: "geojson", data: countries });
+  map.addSource("borders", { type: "geojson", data: borderLines(countries) });
+  map.addLayer({ id: "land", type: "fill", source: "countries", paint: { "fill-color": "#1d2b22" } });
+  map.addLayer({ id: "borders", type: "line", source: "borders", paint: { "line-color": "#4b6455", "line-width": 0.7 } });
+
+  const sensors = await (await fetch("/api/sensors")).json();
+  map.addSource("sensors", { type: "geojson", data: sensors });
+  map.addLayer({ id: "coverage", type: "fill", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
+    paint: { "fill-color": "#3fb950", "fill-opacity": 0.06 } });
+  map.addLayer({ id: "coverage-edge", type: "line", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
+    paint: { "line-color": "#3fb950", "line-opacity": 0.45, "line-width": 0.8, "line-dasharray": [3, 2] } });
+  map.addLayer({ id: "routes", type: "line", source: "sensors", filter: ["==", ["get", "role"], "route"],
+    paint: { "line-color": "#3fb950", "line-width": 1.2 } });
+  map.addLayer({ id: "sites", type: "circle", source: "sensors", filter: ["==", ["get", "role"], "site"],
+    paint: { "circle-radius": 4, "circle-color": "#3fb950", "circle-stroke-color": "#0d1117", "circle-stroke-width": 1 } });
+
+  map.addSource("groundtracks", { type: "geojson", data: emptyFc() });
+  map.addLayer({ id: "groundtracks", type: "line", source: "groundtracks",
+    paint: { "line-color": "#c77dff", "line-opacity": 0.35, "line-width": 1 } });
+  map.addSource("satellites", { type: "geojson", data: emptyFc() });
+  map.addLayer({ id: "satellites", type: "circle", source: "satellites",
+    paint: { "circle-radius": 3, "circle-color": "#c77dff", "circle-stroke-color": "#0d1117", "circle-stroke-width": 1 } });
+
+  map.addSource("ellipses", { type: "geojson", data: emptyFc() });
+  map.addLayer({ id: "ellipses", type: "line", source: "ellipses",
+    paint: { "line-color": ["get", "color"], "line-opacity": 0.7, "line-width": 1 } });
+  map.addSource("trails", { type: "geojson", data: emptyFc() });
+  map.addLayer({ id: "trails", type: "line", source: "trails",
+    paint: { "line-color": ["get", "color"], "line-opacity": 0.55, "line-width": 1.5 } });
+  map.addSource("tracks", { type: "geojson", data: emptyFc() });
+  map.addLayer({
+    id: "tracks", type: "symbol", source: "tracks",
+    layout: {
+      "icon-image": ["get", "icon"], "icon-allow-overlap": true, "icon-ignore-placement": true,
+      "text-field": ["get", "label"], "text-size": 10, "text-offset": [1.1, 0], "text-anchor": "left",
+      "text-justify": "left", "text-optional": true,
+    },
+    paint: { "text-color": "#e6edf3", "text-halo-color": "#0d1117", "text-halo-width": 1.2 },
+  });
+  map.on("click", "tracks", (e) => { if (e.features.length) select(e.features[0].properties.id); });
+  map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+}
+
+function borderLines(countries) {
+  // Outlines as lines, cut where a ring jumps across the antimeridian (Fiji, Russia): drawn as
+  // polygons' edges those jumps would be lines across the whole map.
+  const lines = [];
+  for (const f of countries.features) {
+    const g = f.geometry;
+    if (!g) continue;
+    const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+    for (const poly of polys) for (const ring of poly) {
+      let seg = [];
+      for (const p of ring) {
+        if (seg.length && Math.abs(p[0] - seg[seg.length - 1][0]) > 180) { if (seg.length > 1) lines.push(seg); seg = []; }
+        seg.push(p);
+      }
+      if (seg.length > 1) lines.push(seg);
+    }
+  }
+  return { type: "Feature", properties: {}, geometry: { type: "MultiLineString", coordinates: lines } };
+}
+
+function label(r) {
+  const alt = r.alt >= 20000 ? `${(r.alt / 1000).toFixed(0)} km` : `${(r.alt / 1000).toFixed(1)} km`;
+  return `${r.id}\n${alt} ${Math.round(r.spd)} m/s`;
+}
+
+function ellipseRing(r) {
+  const o = (r.eo * Math.PI) / 180;
+  const major = [Math.sin(o), Math.cos(o)];   // east, north
+  const minor = [Math.cos(o), -Math.sin(o)];
+  const mPerDegLat = 111320;
+  const mPerDegLon = 111320 * Math.max(Math.cos((r.lat * Math.PI) / 180), 0.01);
+  const ring = [];
+  for (let i = 0; i <= ELLIPSE_POINTS; i++) {
+    const a = (2 * Math.PI * i) / ELLIPSE_POINTS;
+    const e = r.ea * Math.cos(a) * major[0] + r.eb * Math.sin(a) * minor[0];
+    const n = r.ea * Math.cos(a) * major[1] + r.eb * Math.sin(a) * minor[1];
+    ring.push([r.lon + e / mPerDegLon, r.lat + n / mPerDegLat]);
+  }
+  return ring;
+}
+
+function redraw() {
+  if (!map || !map.getSource("tracks")) return;
+  const pts = [];
+  const ells = [];
+  const trails = [];
+  for (const r of state.tracks.values()) {
+    const sel = r.id === state.selected;
+    pts.push({ type: "Feature", geometry: { type: "Point", coordinates: [r.lon, r.lat] },
+      properties: { id: r.id, icon: `trk-${r.cat}${sel ? "-sel" : ""}`, label: label(r) } });
+    if (r.ea > 0) {
+      ells.push({ type: "Feature", geometry: { type: "LineString", coordinates: ellipseRing(r) },
+        properties: { color: CAT_COLOR[r.cat] || "#fff" } });
+    }
+    const trail = state.trails.get(r.id);
+    if (trail && trail.length > 1) {
+      trails.push({ type: "Feature", geometry: { type: "LineString", coordinates: trail.map((p) => [p[0], p[1]]) },
+        properties: { color: CAT_COLOR[r.cat] || "#fff" } });
+    }
+  }
+  map.getSource("tracks").setData({ type: "FeatureCollection", features: pts });
+  map.getSource("ellipses").setData({ type: "FeatureCollection", features: ells });
+  map.getSource("trails").setData({ type: "FeatureCollection", features: trails });
+  if (globe && globe.isOpen) globe.update([...state.tracks.values()], state.t, state.nation, state.view);
+}
+
+// ---- satellites -----------------------------------------------------------------------------
+
+let sats = null;
+function drawSatellites() {
+  if (!sats || !sats.times.length || !map || !map.getSource("satellites")) return;
+  const times = sats.times;
+  let k = times.findIndex((x) => x > state.t) - 1;
+  if (k < 0) k = state.t >= times[times.length - 1] ? times.length - 2 : 0;
+  k = Math.max(0, Math.min(k, times.length - 2));
+  const f = Math.min(Math.max((state.t - times[k]) / (times[k + 1] - times[k] || 1), 0), 1);
+  const pts = [];
+  const lines = [];
+  const span = Math.round(1200 / ((times[1] - times[0]) || 10)); // ±20 min of ground track
+  for (const s of sats.satellites) {
+    let lon0 = s.lon[k], lon1 = s.lon[k + 1];
+    if (Math.abs(lon1 - lon0) > 180) lon1 += lon1 < lon0 ? 360 : -360;
+    pts.push({ type: "Feature", geometry: { type: "Point", coordinates: [lon0 + f * (lon1 - lon0), s.lat[k] + f * (s.lat[k + 1] - s.lat[k])] },
+      properties: { id: s.id } });
+    let seg = [];
+    for (let i = Math.max(0, k - span); i <= Math.min(times.length - 1, k + span); i++) {
+      if (seg.length && Math.abs(s.lon[i] - seg[seg.length - 1][0]) > 180) { lines.push(seg); seg = []; }
+      seg.push([s.lon[i], s.lat[i]]);
+    }
+    if (seg.length > 1) lines.push(seg);
+  }
+  map.getSource("satellites").setData({ type: "FeatureCollection", features: pts });
+  map.getSource("groundtracks").setData({ type: "FeatureCollection",
+    features: lines.map((c) => ({ type: "Feature", geometry: { type: "LineString", coordinates: c }, properties: {} })) });
+}
+
+// ---- table and detail -----------------------------------------------------------------------
+
+function matches(r, q) {
+  if (!q) return true;
+  return `${r.id} ${r.cat} ${r.ped} ${r.rep} ${r.st}`.toLowerCase().includes(q);
+}
+
+function renderTable() {
+  const q = state.filter.trim().toLowerCase();
+  const { key, dir } = state.sort;
+  const rows = [...state.tracks.values()].filter((r) => matches(r, q));
+  rows.sort((a, b) => (a[key] < b[key] ? -dir : a[key] > b[key] ? dir : a.id - b.id));
+  const body = document.querySelector("#tracks tbody");
+  const html = rows.slice(0, TABLE_ROWS).map((r) =>
+    `<tr data-id="${r.id}"${r.id === state.selected ? ' class="sel"' : ""}><td>${r.id}</td><td>${r.cat}</td>` +
+    `<td class="num">${(r.alt / 1000).toFixed(1)}</td><td class="num">${r.spd.toFixed(0)}</td>` +
+    `<td class="num">${r.crs.toFixed(0)}</td><td class="num">${r.q}</td><td>${r.ped || state.nation}</td>` +
+    `<td>${r.rep || state.nation}</td></tr>`).join("");
+  body.innerHTML = html;
+  $("table-note").textContent = rows.length > TABLE_ROWS
+    ? `showing ${TABLE_ROWS} of ${rows.length} matching tracks (${state.tracks.size} in the picture)`
+    : `${rows.length} of ${state.tracks.size} tracks`;
+  document.querySelectorAll("#tracks th").forEach((th) => {
+    th.classList.toggle("asc", th.dataset.key === key && dir > 0);
+    th.classList.toggle("desc", th.dataset.key === key && dir < 0);
+  });
+}
+
+function custodyBars(intervals, t0, t1) {
+  const w = Math.max(t1 - t0, 1);
+  return `<svg viewBox="0 0 1000 10" preserveAspectRatio="none">` + intervals.map(([a, b]) =>
+    `<rect x="${(1000 * (a - t0)) / w}" y="0" width="${Math.max((1000 * (b - a)) / w, 2)}" height="10" fill="#3fb950"/>`
+  ).join("") + `<line x1="${(1000 * (state.t - t0)) / w}" x2="${(1000 * (state.t - t0)) / w}" y1="0" y2="10" stroke="#fff" stroke-width="3"/></svg>`;
+}
+
+async function showDetail() {
+  const id = state.selected;
+  const panel = $("detail");
+  if (id === null) { panel.hidden = true; return; }
+  panel.hidden = false;
+  $("detail-id").textContent = id;
+  const res = await fetch(`/api/track/${id}?nation=${state.nation}&view=${state.view}`);
+  if (id !== state.selected) return;
+  if (!res.ok) {
+    $("detail-body").textContent = (await res.json()).error || "no such track";
+    return;
+  }
+  const d = await res.json();
+  const r = state.tracks.get(id) || d.latest;
+  const rows = [
+    ["Category", r.cat], ["Status", r.st], ["Position", `${r.lat.toFixed(3)}°, ${r.lon.toFixed(3)}°`],
+    ["Altitude", `${(r.alt / 1000).toFixed(2)} km`], ["Speed", `${r.spd.toFixed(0)} m/s, course ${r.crs.toFixed(0)}°`],
+    ["Climb", `${r.vz.toFixed(0)} m/s`], ["Quality", r.q], ["Pedigree", r.ped || state.nation],
+    ["Reporter", r.rep || state.nation], ["Sources", r.n],
+    ["2σ ellipse", `${(r.ea / 1000).toFixed(1)} × ${(r.eb / 1000).toFixed(1)} km, ${r.eo.toFixed(0)}°`],
+    ["Release", d.release], ["In this picture", `${d.first_s.toFixed(0)}–${d.last_s.toFixed(0)} s`],
+  ];
+  const t0 = state.t0, t1 = Math.max(state.t1, d.last_s);
+  const custody = Object.entries(d.held_by).map(([n, iv]) =>
+    `<div class="row"><span>${n}</span>${custodyBars(iv, t0, t1)}</div>`).join("");
+  const changes = d.changes.slice(-8).map((c) => `<li>${c.t.toFixed(0)} s: ${c.ped} (reporter ${c.rep}), ${c.st}</li>`).join("");
+  $("detail-body").innerHTML =
+    `<dl>${rows.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("")}</dl>` +
+    `<div class="custody"><b>Held as ${id} in each nation's coalition picture</b>${custody}` +
+    `<div class="row"><span>${state.view === "own" ? "own" : "this"}</span>${custodyBars(d.held, t0, t1)}</div></div>` +
+    (changes ? `<div><b>Pedigree / reporter changes</b><ul>${changes}</ul></div>` : "");
+}
+
+function select(id) {
+  state.selected = id === null ? null : Number(id);
+  redraw();
+  renderTable();
+  showDetail();
+}
+
+function legend() {
+  const items = Object.keys(CAT_SIDC).map((c) =>
+    `<span><img alt="${c}" src="${new window.ms.Symbol(CAT_SIDC[c], { size: 18 }).toDataURL()}"> ${c}</span>`);
+  items.push('<span><i class="swatch" style="background:#3fb95033;border-color:#3fb950"></i>sensor coverage (instrumented range)</span>');
+  items.push('<span><i class="swatch" style="background:#c77dff"></i>LEO satellite and ground track</span>');
+  items.push("<span>ellipses: 2σ horizontal uncertainty · trails: last 60 s</span>");
+  $("legend-body").innerHTML = items.join("");
+}
+
+// ---- stream ---------------------------------------------------------------------------------
+
+function applyTrails(trails, t) {
+  state.trails.clear();
+  for (const [id, pts] of Object.entries(trails || {})) state.trails.set(Number(id), pts.map((p) => [p[0], p[1], t]));
+}
+
+function extendTrails(t) {
+  for (const r of state.tracks.values()) {
+    let trail = state.trails.get(r.id);
+    if (!trail) state.trails.set(r.id, (trail = []));
+    const last = trail[trail.length - 1];
+    if (!last || last[0] !== r.lon || last[1] !== r.lat) trail.push([r.lon, r.lat, t]);
+    while (trail.length && trail[0][2] < t - TRAIL_S) trail.shift();
+  }
+  for (const id of state.trails.keys()) if (!state.tracks.has(id)) state.trails.delete(id);
+}
+
+function onMessage(m) {
+  kizuna.messages[m.type] = (kizuna.messages[m.type] || 0) + 1;
+  if (m.type === "snapshot") {
+    state.tracks.clear();
+    for (const r of m.tracks) state.tracks.set(r.id, r);
+    applyTrails(m.trails, m.t);
+    state.t = m.t;
+    kizuna.pictureTime = m.t;
+    afterPicture();
+  } else if (m.type === "delta") {
+    for (const id of m.remove) state.tracks.delete(id);
+    for (const r of m.upsert) state.tracks.set(r.id, r);
+    state.t = m.t;
+    kizuna.pictureTime = m.t;
+    extendTrails(m.t);
+    afterPicture();
+  } else if (m.type === "clock") {
+    state.t = m.t; state.t0 = m.t0; state.t1 = m.t1; state.playing = m.playing; state.live = m.live;
+    updateClock();
+  }
+}
+
+let tableTimer = null;
+function afterPicture() {
+  redraw();
+  drawSatellites();
+  if (!tableTimer) tableTimer = setTimeout(() => { tableTimer = null; renderTable(); }, 250);
+  $("counts").textContent = `${state.nation} ${state.view === "own" ? "own sensors" : "coalition"}: ${state.tracks.size} tracks`;
+  if (state.selected !== null && !state.tracks.has(state.selected)) $("detail-id").textContent = `${state.selected} (not held now)`;
+  if (!kizuna.ready) {
+    map.once("idle", () => {
+      kizuna.ready = true;
+      kizuna.readyAt = performance.now();
+      document.body.dataset.ready = "1";
+    });
+    map.triggerRepaint();
+  }
+}
+
+function updateClock() {
+  const slider = $("time");
+  slider.min = state.t0; slider.max = state.t1;
+  if (!sliderHeld) slider.value = state.t;
+  $("clock").textContent = fmtClock(state.t);
+  $("play").textContent = state.playing ? "❚❚" : "▶";
+  $("live").classList.toggle("on", state.live);
+}
+
+function send(msg) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
+}
+
+function connect() {
+  const url = `ws://${location.host}/ws`;
+  socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => {
+    $("conn").textContent = state.info.live ? "live" : "replay";
+    $("conn").classList.add("ok");
+    banner("");
+    send({ op: "subscribe", nation: state.nation, view: state.view, t: state.t, playing: state.playing,
+      speed: state.speed, live: state.info.live && state.live !== false && kizuna.messages.snapshot === 0 ? true : state.live });
+  };
+  const decoder = new TextDecoder();
+  socket.onmessage = (ev) => {
+    const text = typeof ev.data === "string" ? ev.data : decoder.decode(ev.data);
+    kizuna.bytes += text.length;
+    onMessage(JSON.parse(text));
+  };
+  socket.onclose = () => {
+    $("conn").textContent = "reconnecting…";
+    $("conn").classList.remove("ok");
+    kizuna.reconnects += 1;
+    setTimeout(connect, 1000);
+  };
+  socket.onerror = () => {}; // onclose follows and reconnects
+}
+
+// ---- globe ----------------------------------------------------------------------------------
+
+async function toggleGlobe() {
+  const button = $("view3d");
+  const box = $("globe");
+  if (globe && globe.isOpen) {
+    globe.close();
+    globe.isOpen = false;
+    box.hidden = true;
+    button.classList.remove("on");
+    return;
+  }
+  box.hidden = false;
+  button.classList.add("on");
+  if (!globe) {
+    const { Globe } = await import("/static/globe.js");
+    globe = new Globe(box, state.info);
+    kizuna.globeView = globe;
+  }
+  await globe.open();
+  globe.isOpen = true;
+  globe.update([...state.tracks.values()], state.t, state.nation, state.view);
+}
+
+// ---- fps ------------------------------------------------------------------------------------
+
+kizuna.measureFps = (seconds = 5, pan = true) => new Promise((resolve) => {
+  // Frames the map actually renders per second while it pans continuously (a user dragging).
+  let frames = 0;
+  const onRender = () => { frames += 1; };
+  map.on("render", onRender);
+  const start = performance.now();
+  let dx = 3;
+  const step = () => {
+    const now = performance.now();
+    if (now - start >= seconds * 1000) {
+      map.off("render", onRender);
+      resolve({ frames, seconds: (now - start) / 1000, fps: frames / ((now - start) / 1000) });
+      return;
+    }
+    if (pan) { map.panBy([dx, 0], { duration: 0 }); dx = -dx; }
+    requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+});
+
+kizuna.project = (ids) => ids.map((id) => {
+  const r = state.tracks.get(id);
+  if (!r) return null;
+  const p = map.project([r.lon, r.lat]);
+  return { id, x: p.x, y: p.y, cat: r.cat };
+});
+
+// ---- start ----------------------------------------------------------------------------------
+
+async function main() {
+  const res = await fetch("/api/info");
+  state.info = await res.json();
+  state.nation = state.info.default_nation || state.info.nations[0].code;
+  const params = new URLSearchParams(location.search);
+  if (params.get("nation")) state.nation = params.get("nation");
+  if (params.get("view")) state.view = params.get("view");
+  if (params.get("t")) state.t = Number(params.get("t"));
+  state.live = state.info.live && !params.get("t");
+  $("scenario-name").textContent = state.info.name;
+  const select_ = $("nation");
+  select_.innerHTML = state.info.nations.map((n) => `<option value="${n.code}">${n.code} — ${n.name}</option>`).join("");
+  select_.value = state.nation;
+  document.querySelectorAll(".toggle button").forEach((b) => b.classList.toggle("on", b.dataset.view === state.view));
+  $("live").hidden = !state.info.live;
+  legend();
+  await buildMap();
+  sats = await (await fetch("/api/satellites")).json();
+
+  select_.addEventListener("change", () => {
+    state.nation = select_.value;
+    send({ op: "view", nation: state.nation, view: state.view });
+    if (state.selected !== null) showDetail();
+  });
+  document.querySelectorAll(".toggle button").forEach((b) => b.addEventListener("click", () => {
+    state.view = b.dataset.view;
+    document.querySelectorAll(".toggle button").forEach((x) => x.classList.toggle("on", x === b));
+    send({ op: "view", nation: state.nation, view: state.view });
+    if (state.selected !== null) showDetail();
+  }));
+  $("play").addEventListener("click", () => send(state.playing ? { op: "pause" } : { op: "play", speed: state.speed }));
+  $("speed").addEventListener("change", () => { state.speed = Number($("speed").value); send({ op: "speed", speed: state.speed }); });
+  state.speed = Number($("speed").value);
+  const slider = $("time");
+  slider.step = state.info.step_s;
+  slider.addEventListener("input", () => { sliderHeld = true; $("clock").textContent = fmtClock(Number(slider.value)); });
+  slider.addEventListener("change", () => { sliderHeld = false; send({ op: "seek", t: Number(slider.value) }); });
+  $("live").addEventListener("click", () => send({ op: "live" }));
+  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderTable(); });
+  document.querySelectorAll("#tracks th").forEach((th) => th.addEventListener("click", () => {
+    const key = th.dataset.key;
+    state.sort = { key, dir: state.sort.key === key ? -state.sort.dir : 1 };
+    renderTable();
+  }));
+  document.querySelector("#tracks tbody").addEventListener("click", (e) => {
+    const tr = e.target.closest("tr");
+    if (tr) select(tr.dataset.id);
+  });
+  $("detail-close").addEventListener("click", () => select(null));
+  $("view3d").addEventListener("click", () => toggleGlobe().catch((err) => { console.error(err); banner(`3-D view failed: ${err}`); }));
+  kizuna.send = send;
+  kizuna.select = select;
+  kizuna.toggleGlobe = toggleGlobe;
+  connect();
+}
+
+main().catch((err) => {
+  console.error(err);
+  banner(`The COP could not start: ${err}`);
+});
