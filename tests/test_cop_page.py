@@ -130,6 +130,14 @@ def test_the_page_draws_the_picture_and_follows_the_user(recording: Path, tmp_pa
             assert "REL TO" in detail and "Pedigree" in detail
             assert page.locator("#detail .custody svg").count() == 4  # three nations + this picture
             save_screenshot(page, "cop-detail")
+
+            # the 3-D globe draws the same picture, then gives the map back
+            page.click("#view3d")
+            page.wait_for_function("window.kizuna.globeReady === true", timeout=120_000)
+            page.wait_for_function("window.kizuna.globe.tracks === window.kizuna.tracks.size", timeout=10_000)
+            save_screenshot(page, "cop-globe-page")
+            page.click("#view3d")
+            assert page.locator("#globe").is_hidden()
             before = page.evaluate("window.kizuna.messages.snapshot")
 
         # the server goes away and comes back on the same port: the page reconnects and resumes
