@@ -787,6 +787,108 @@ def _print_node_summary(nation: str, summary: LiveSummary) -> None:
     )
 
 
+@app.command()
+def compare(
+    scenario: ScenarioPath,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant",
+            "-v",
+            help="A variant to run beside the baseline (repeat): no-sharing or one the scenario names.",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for the runs and comparison.html (out/compare-STEM)."),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes at once (default: one per run, up to the CPUs)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Run the scenario as written and each variant side by side; write one comparison.html.
+
+    Each run is a recording (with its report.html) in OUT/<run>/; exit code 1 if any run failed.
+
+    Example: kizuna compare examples/indo-pacific.toml -v no-sharing -v no-leo -v degraded-links
+    """
+    from kizuna.report.compare import BASELINE, headline, plan_runs, run_variants, write_comparison
+
+    loaded = _load(scenario)
+    try:
+        plans = plan_runs(loaded, variant or [])
+    except ValueError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    folder = out if out is not None else Path("out") / f"compare-{scenario.stem}"
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[unit]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=False,
+    ) as progress:
+        runs_task = progress.add_task(f"comparing {loaded.scenario.name}", total=len(plans), unit="runs")
+        step_tasks = {
+            p.name: progress.add_task(f"  {p.name}", total=None, unit="steps", start=False) for p in plans
+        }
+
+        def on_steps(name: str, done: int, total: int) -> None:
+            if not progress.tasks[step_tasks[name]].started:
+                progress.start_task(step_tasks[name])
+            progress.update(step_tasks[name], completed=done, total=total or None)
+
+        def on_progress(result: object, done: int, total: int) -> None:
+            progress.update(runs_task, completed=done)
+
+        results = run_variants(
+            scenario, [p.name for p in plans[1:]], folder, jobs, on_progress, on_steps, loaded=loaded
+        )
+    with console.status("writing comparison.html"):
+        page = write_comparison(results, folder / "comparison.html")
+    failed = {name: r.error for name, r in results.items() if r.error is not None}
+    for name, error in failed.items():
+        errors.print(f"[bold red]run {name} failed:[/] {error}", highlight=False, soft_wrap=True)
+    if not quiet:
+        ok = [name for name in results if name not in failed]
+        measures = {name: headline(results[name].folder) for name in ok}
+        base = measures.get(BASELINE)
+        table = Table(title=f"{loaded.scenario.name}: coalition picture per run (Δ = run − baseline)")
+        for name in ("run", "wall [s]", "custody % (Δ)", "GOSPA km (Δ)", "complete % (Δ)"):
+            table.add_column(name, justify="left" if name == "run" else "right")
+
+        def cell(m: dict[str, float], key: str, scale: float, digits: int) -> str:
+            value = f"{m[key] * scale:.{digits}f}"
+            if base is None or m is base:
+                return value
+            return f"{value} ({(m[key] - base[key]) * scale:+.{digits}f})"
+
+        for name, r in results.items():
+            if name in failed:
+                table.add_row(name, "[red]failed[/]", "", "", "")
+                continue
+            m = measures[name]
+            table.add_row(
+                name, f"{r.elapsed_s:.0f}", cell(m, "custody", 100, 1), cell(m, "gospa_m", 1e-3, 2),
+                cell(m, "completeness", 100, 1),
+            )  # fmt: skip
+        console.print(table)
+        console.print(
+            f"[green]wrote[/] {page} ({page.stat().st_size / 1e6:.2f} MB) and {len(results)} recordings "
+            f"in {time.perf_counter() - started:.0f} s",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     """Entry point of the `kizuna` console script."""
     app()
