@@ -97,19 +97,27 @@ async function buildMap() {
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   await new Promise((resolve) => map.once("load", resolve));
 
-  const topo = await (await fetch("/vendor/world-atlas/countries-50m.json")).json();
-  const countries = window.topojson.feature(topo, topo.objects.countries);
-  map.addSource("countries", { type: "geojson", data: countries });
-  map.addSource("borders", { type: "geojson", data: borderLines(countries) });
-  map.addLayer({ id: "land", type: "fill", source: "countries", paint: { "fill-color": "#1d2b22" } });
-  map.addLayer({ id: "borders", type: "line", source: "borders", paint: { "line-color": "#4b6455", "line-width": 0.7 } });
+  // 1:110 million coastlines for the overview, 1:50 million from zoom 4 (fewer vertices to draw)
+  for (const [scale, minzoom, maxzoom] of [["110m", 0, 4], ["50m", 4, 24]]) {
+    const topo = await (await fetch(`/vendor/world-atlas/countries-${scale}.json`)).json();
+    const countries = window.topojson.feature(topo, topo.objects.countries);
+    map.addSource(`countries-${scale}`, { type: "geojson", data: countries });
+    map.addSource(`borders-${scale}`, { type: "geojson", data: borderLines(countries) });
+    map.addLayer({ id: `land-${scale}`, type: "fill", source: `countries-${scale}`, minzoom, maxzoom,
+      paint: { "fill-color": "#24382b" } });
+    // Lines cost far more than fills in a software-rendered map: coastlines only when zoomed in.
+    if (scale === "50m") {
+      map.addLayer({ id: `borders-${scale}`, type: "line", source: `borders-${scale}`, minzoom, maxzoom,
+        paint: { "line-color": "#4b6455", "line-width": 0.7 } });
+    }
+  }
 
   const sensors = await (await fetch("/api/sensors")).json();
   map.addSource("sensors", { type: "geojson", data: sensors });
   map.addLayer({ id: "coverage", type: "fill", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
     paint: { "fill-color": "#3fb950", "fill-opacity": 0.06 } });
   map.addLayer({ id: "coverage-edge", type: "line", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
-    paint: { "line-color": "#3fb950", "line-opacity": 0.45, "line-width": 0.8, "line-dasharray": [3, 2] } });
+    paint: { "line-color": "#3fb950", "line-opacity": 0.45, "line-width": 0.8 } });
   map.addLayer({ id: "routes", type: "line", source: "sensors", filter: ["==", ["get", "role"], "route"],
     paint: { "line-color": "#3fb950", "line-width": 1.2 } });
   map.addLayer({ id: "sites", type: "circle", source: "sensors", filter: ["==", ["get", "role"], "site"],
