@@ -10,7 +10,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json | cks
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
 
-.PHONY: demo test lint setup clean fts-venv web
+.PHONY: demo test lint setup clean fts-venv web screenshots
 
 demo: $(STAMP) $(WEB_STAMP)
 	$(BIN)/kizuna run examples/indo-pacific.toml --out out/demo
@@ -18,6 +18,11 @@ demo: $(STAMP) $(WEB_STAMP)
 test: $(STAMP) $(FTS_STAMP) $(WEB_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The README's pictures of the COP and the report, made by the project's own page in Chromium.
+screenshots: $(STAMP) $(WEB_STAMP) $(CHROMIUM)
+	test -f out/demo/manifest.json || $(MAKE) demo
+	$(BIN)/python tools/screenshots.py --recording out/demo --out docs/img
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -100,7 +100,7 @@ async function buildMap() {
   // 1:110 million coastlines for the overview, 1:50 million from zoom 4 (fewer vertices to draw)
   for (const [scale, minzoom, maxzoom] of [["110m", 0, 4], ["50m", 4, 24]]) {
     const topo = await (await fetch(`/vendor/world-atlas/countries-${scale}.json`)).json();
-    const countries = window.topojson.feature(topo, topo.objects.countries);
+    const countries = unwrapRings(window.topojson.feature(topo, topo.objects.countries));
     map.addSource(`countries-${scale}`, { type: "geojson", data: countries });
     map.addSource(`borders-${scale}`, { type: "geojson", data: borderLines(countries) });
     map.addLayer({ id: `land-${scale}`, type: "fill", source: `countries-${scale}`, minzoom, maxzoom,
@@ -152,6 +152,21 @@ async function buildMap() {
   map.on("click", "tracks", (e) => { if (e.features.length) select(e.features[0].properties.id); });
   map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
   map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+}
+
+function unwrapRings(countries) {
+  // A ring that jumps across the antimeridian (Fiji, Chukotka) would be filled as a band across
+  // the whole map: continue it east of 180° instead.
+  for (const f of countries.features) {
+    const g = f.geometry;
+    if (!g) continue;
+    const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+    for (const poly of polys) for (const ring of poly) {
+      const jumps = ring.some((p, i) => i > 0 && Math.abs(p[0] - ring[i - 1][0]) > 180);
+      if (jumps) for (const p of ring) if (p[0] < 0) p[0] += 360;
+    }
+  }
+  return countries;
 }
 
 function borderLines(countries) {
