@@ -222,3 +222,50 @@ def test_a_live_store_grows_as_rows_arrive(recording: Path) -> None:
         assert len(store.at(View("JPN", "coalition"), t)) == (picture["time_s"] == t).sum()
     store.append("detections", {"time_s": [1.0]})  # other tables are ignored
     assert store.live
+
+
+def test_run_serve_shows_the_picture_as_it_forms_then_replays_it(tmp_path: Path) -> None:
+    """`kizuna run --serve`: the COP's time span grows with the run; when the run is done the COP
+    replays the whole recording, and Ctrl-C stops it."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scenario = small_scenario(tmp_path, duration_s=200.0, civil_count=10)
+    cmd = [sys.executable, "-m", "kizuna", "run", str(scenario), "--out", str(tmp_path / "rec"), "-q",
+           "--serve", "--port", "0"]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        url = None
+        for line in proc.stdout:
+            found = re.search(r"http://127\.0\.0\.1:\d+", line)
+            if found:
+                url = found.group(0)
+                break
+        assert url is not None
+        spans = []
+        while True:
+            info = httpx.get(f"{url}/api/info", timeout=10).json()
+            spans.append((info["live"], info["t1"]))
+            if not info["live"]:
+                break
+            time.sleep(0.2)
+        assert any(live for live, _ in spans)
+        live_ends = [t1 for live, t1 in spans if live]
+        assert live_ends == sorted(live_ends)
+        picture = pd.read_parquet(tmp_path / "rec" / "picture_USA.parquet")
+        assert spans[-1][1] == picture["time_s"].max()
+        t = float(picture["time_s"].iloc[len(picture) // 2])
+        got = httpx.get(f"{url}/api/tracks", params={"nation": "USA", "t": t}).json()["tracks"]
+        assert sorted(r["id"] for r in got) == sorted(picture.loc[picture["time_s"] == t, "track_id"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert proc.returncode == 0
