@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import numpy as np
 import typer
@@ -61,10 +61,20 @@ HostOption = Annotated[
 ]
 PortOption = Annotated[int, typer.Option("--port", help="COP port (0: any free port).")]
 
+RecordingPath = Annotated[
+    Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
+]
+
 ScenarioPath = Annotated[
     Path,
     typer.Argument(help="Scenario file (TOML); see docs/scenario-reference.md.", show_default=False),
 ]
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """One line on stderr and exit code 2: the user's input or environment is wrong."""
+    errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=2) from None
 
 
 def _version(value: bool) -> None:
@@ -168,8 +178,7 @@ def run(
         try:
             loaded = apply_variant(loaded, variant)
         except ValueError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
+            _fail(exc)
     with contextlib.ExitStack() as cop:
         on_rows = None
         store = None
@@ -274,8 +283,7 @@ def _outputs(
         outputs = [parse_output(f, u) for f, u in wanted]
         return PictureOutputs(outputs, loaded.scenario.epoch).open()
     except OutputError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
 
 
 def _print_pictures(tracking: dict[str, dict[str, int]], metrics: PictureMetrics) -> None:
@@ -360,8 +368,7 @@ def coverage(
                 loaded, out, altitude_km * 1e3, grid_step_deg=grid_deg, duration_s=duration_s, step_s=step_s
             )
     except ValueError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     summary = result.summary
     table = Table(title=f"coverage at {altitude_km:g} km, {summary['time']['duration_s']:g} s")
     table.add_column("measure")
@@ -403,8 +410,7 @@ def plot_truth(
     try:
         files = write_plots(recording, out or recording)
     except RecordingError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     for path in files:
         console.print(f"[green]wrote[/] {path}", highlight=False)
 
@@ -465,8 +471,7 @@ def track(
     try:
         batch, report = read_detections_checked(detections)
     except (OSError, DetectionFileError, pa.ArrowException) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     if report.n_skipped:
         console.print(f"kept {report.n_kept:,} of {report.n_read:,} detections", highlight=False)
     settings: dict[str, object] = {"max_speed_m_per_s": max_speed, "record_history": True}
@@ -520,9 +525,7 @@ def track(
 
 @app.command()
 def export(
-    recording: Annotated[
-        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
-    ],
+    recording: RecordingPath,
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="czml (Cesium), geojson or cot (CoT events, one per line).")
     ] = "czml",
@@ -546,8 +549,7 @@ def export(
         with console.status(f"exporting {recording} as {fmt}"):
             summary = export_recording(recording, target, fmt, picture=picture, step_s=step_s)
     except (ValueError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     console.print(
         f"wrote {summary.path}: {summary.n_items:,} items ({summary.n_truth} truth, {summary.n_satellites} "
         f"satellites, {summary.n_tracks} tracks of {summary.picture}), {summary.n_bytes / 1e6:.1f} MB",
@@ -559,9 +561,7 @@ def export(
 
 @app.command()
 def report(
-    recording: Annotated[
-        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
-    ],
+    recording: RecordingPath,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output file (default RECORDING/report.html).")
     ] = None,
@@ -576,8 +576,7 @@ def report(
         with console.status(f"writing the report of {recording}"):
             path = write_report(recording, out)
     except (ValueError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", highlight=False)
 
 
@@ -591,8 +590,7 @@ def _cop(store: PictureStore, host: str, port: int) -> Iterator[str]:
         server = serve_in_thread(store, host, port)
         url = server.__enter__()
     except (WebAssetsMissing, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     if host not in ("127.0.0.1", "localhost", "::1"):
         errors.print(f"[yellow]warning:[/] the COP listens on {host}: anyone who reaches it sees the picture")
     console.print(f"COP: [bold]{url}/[/]  (open it in a browser)", highlight=False)
@@ -612,9 +610,7 @@ def _wait_for_interrupt() -> None:
 
 @app.command()
 def serve(
-    recording: Annotated[
-        Path, typer.Argument(help="A recording folder from kizuna run.", show_default=False)
-    ],
+    recording: RecordingPath,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8765,
 ) -> None:
@@ -629,8 +625,7 @@ def serve(
         with console.status(f"loading {recording}"):
             store = PictureStore.from_recording(recording)
     except RecordingError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     t0, t1 = store.time_range()
     with _cop(store, host, port):
         console.print(
@@ -660,8 +655,7 @@ def keygen(
     try:
         written = generate_keys(out, nations, overwrite=overwrite)
     except (KeyFileError, ValueError, OSError) as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     for nation, path in written.items():
         console.print(f"{nation}: {path} (private), {path.with_suffix('.pub')} (public)", highlight=False)
 
@@ -764,8 +758,7 @@ def node(
             on_rows = None if store is None else store.append
             summary = run_live(loaded, options, on_step=on_step, on_rows=on_rows)
         except (LiveError, StoreError) as exc:
-            errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(code=2) from None
+            _fail(exc)
         except KeyboardInterrupt:
             raise typer.Exit(code=130) from None
         _print_node_summary(nation, summary)
@@ -821,8 +814,7 @@ def compare(
     try:
         plans = plan_runs(loaded, variant or [])
     except ValueError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        _fail(exc)
     folder = out if out is not None else Path("out") / f"compare-{scenario.stem}"
     started = time.perf_counter()
     with Progress(
