@@ -5,6 +5,7 @@ never requests anything off 127.0.0.1. Screenshots go to out/test-artifacts/."""
 from __future__ import annotations
 
 import io
+import math
 import socket
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from browser import open_page, save_screenshot
 from matplotlib.image import imread
+from synthetic_picture import synthetic_store
 from test_simulation import loaded, small_scenario
 
 from kizuna.cop.server import serve_in_thread
@@ -53,6 +55,26 @@ def wait_for_time(page, t: float) -> None:
     page.wait_for_function("t => window.kizuna.pictureTime === t", arg=t, timeout=10_000)
 
 
+def isolated_track(page, box: dict) -> dict:
+    """The track drawn farthest from any other, clear of the map's controls (top and bottom left)."""
+    every = page.evaluate("ids => window.kizuna.project(ids)", page_ids(page))
+    inside = [p for p in every if 60 < p["x"] < box["width"] - 15 and 15 < p["y"] < box["height"] - 40]
+    assert inside, "no track inside the map"
+
+    def gap(p: dict) -> float:
+        return min((math.hypot(p["x"] - q["x"], p["y"] - q["y"]) for q in every if q is not p), default=1e9)
+
+    target = max(inside, key=gap)
+    assert gap(target) > 12, "every track is under another's symbol"
+    return target
+
+
+def symbol_drawn_at(shot: np.ndarray, box: dict, p: dict, half: int = 8) -> bool:
+    x, y = int(box["x"] + p["x"]), int(box["y"] + p["y"])
+    patch = shot[max(y - half, 0) : y + half + 1, max(x - half, 0) : x + half + 1]
+    return bool(np.any(np.all(np.abs(patch - SYMBOL_RGB) < 0.08, axis=-1)))
+
+
 def test_the_page_draws_the_picture_and_follows_the_user(recording: Path, tmp_path: Path) -> None:
     picture = pd.read_parquet(recording / "picture_JPN.parquet")
     t = float(picture.groupby("time_s").size().idxmax())
@@ -71,17 +93,20 @@ def test_the_page_draws_the_picture_and_follows_the_user(recording: Path, tmp_pa
             box = page.locator("#map").bounding_box()
             ids = page_ids(page)[:5]
             positions = page.evaluate("ids => window.kizuna.project(ids)", ids)
-            drawn = 0
-            for p in positions:
-                x, y = int(box["x"] + p["x"]), int(box["y"] + p["y"])
-                if not (0 <= x < shot.shape[1] and 0 <= y < shot.shape[0]):
-                    continue
-                patch = shot[max(y - 8, 0) : y + 9, max(x - 8, 0) : x + 9]
-                drawn += bool(np.any(np.all(np.abs(patch - SYMBOL_RGB) < 0.08, axis=-1)))
-            assert drawn >= min(3, len(positions))
+            on_map = [p for p in positions if 0 <= p["x"] < box["width"] and 0 <= p["y"] < box["height"]]
+            assert sum(symbol_drawn_at(shot, box, p) for p in on_map) >= min(3, len(on_map))
             # and the open sea far from any track is not symbol-coloured
             corner = shot[int(box["y"]) + 5 : int(box["y"]) + 25, int(box["x"] + box["width"]) - 30 :]
             assert not np.any(np.all(np.abs(corner - SYMBOL_RGB) < 0.08, axis=-1))
+
+            # a click on a track's symbol opens that track's detail
+            target = isolated_track(page, box)
+            page.mouse.click(box["x"] + target["x"], box["y"] + target["y"])
+            page.wait_for_function(
+                "id => document.querySelector('#detail-id').textContent.includes(String(id))",
+                arg=target["id"],
+                timeout=10_000,
+            )
 
             # own sensors only, then another nation's coalition picture
             page.click("#view-own")
@@ -154,4 +179,42 @@ def test_the_page_draws_the_picture_and_follows_the_user(recording: Path, tmp_pa
 
     assert log.page_errors == []
     assert [e for e in log.console_errors if "WebSocket" not in e] == []
+    assert log.off_host() == []
+
+
+def test_a_dense_picture_draws_every_track_small_until_zoomed_in(tmp_path: Path) -> None:
+    # 1,200 tracks: over the page's dense threshold (400), so the overview draws small symbols
+    # and no labels, ellipses or trails; zoomed in, full-size symbols and labels come back.
+    store = synthetic_store(1200, steps=4)
+    with serve_in_thread(store) as url, open_page(tmp_path) as (page, log):
+        page.goto(f"{url}/?nation=JPN&t=2")
+        page.wait_for_function("window.kizuna && window.kizuna.ready", timeout=READY_MS)
+        wait_for_time(page, 2.0)
+        assert page.evaluate("window.kizuna.tracks.size") == 1200
+        assert page.evaluate("window.kizuna.dense") is True
+        small = page.evaluate("window.kizuna.icons()")
+        assert small["count"] == 1200 and len(small["widths"]) == 1
+        assert page.evaluate("window.kizuna.map.querySourceFeatures('track-labels').length") == 0
+
+        box = page.locator("#map").bounding_box()
+        shot = imread(io.BytesIO(page.screenshot()), format="png")[:, :, :3]
+        assert symbol_drawn_at(shot, box, isolated_track(page, box), half=5)
+        save_screenshot(page, "cop-dense")
+
+        # zoomed in on one track: full-size symbols, and its label is drawn
+        target = isolated_track(page, box)
+        page.evaluate(
+            "p => { const m = window.kizuna.map; m.jumpTo({center: m.unproject([p.x, p.y]), zoom: 7}); }",
+            target,
+        )
+        page.wait_for_function(
+            "w => window.kizuna.icons().widths.every((x) => x > w)", arg=small["widths"][0], timeout=10_000
+        )
+        page.wait_for_function(
+            "id => window.kizuna.map.querySourceFeatures('track-labels').some((f) => f.properties.id === id)",
+            arg=target["id"],
+            timeout=10_000,
+        )
+        save_screenshot(page, "cop-dense-zoomed")
+    assert log.page_errors == [] and log.console_errors == []
     assert log.off_host() == []

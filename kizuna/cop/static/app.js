@@ -2,6 +2,7 @@
 // a replay timeline, and an optional CesiumJS globe. Everything it loads comes from the server
 // that served it (the web packages are under /vendor/).
 import * as maplibregl from "/vendor/maplibre-gl/maplibre-gl.mjs";
+import { TrackIconLayer } from "/static/icons.js";
 
 const TRAIL_S = 60;
 const ELLIPSE_POINTS = 24;
@@ -9,9 +10,11 @@ const TABLE_ROWS = 300;
 const CAT_SIDC = { air: "SUAP------", missile: "SUAPM-----", space: "SUPP------" };
 const CAT_COLOR = { air: "#ffe14d", missile: "#ff8c1a", space: "#c77dff" };
 // A dense picture keeps the overview fast: above DENSE tracks, labels, ellipses and trails are
-// drawn only from these zoom levels (a software-rendered map stays ≥ 20 fps with 5,000 tracks).
+// drawn only from these zoom levels (docs/cop.md, "Frame rate").
 const DENSE = 400;
 const DENSE_MINZOOM = { "tracks-label": 6, ellipses: 5, trails: 4 };
+// ... and its symbols are drawn smaller (milsymbol size 9, 16 px, not 13, 22 px) below this zoom
+const DENSE_SMALL_ICONS_BELOW = 5;
 
 const state = {
   info: null,
@@ -36,6 +39,7 @@ const kizuna = (window.kizuna = Object.assign(window.kizuna || {}, {
 
 const $ = (id) => document.getElementById(id);
 let map;
+let trackIcons = null;
 let socket = null;
 let globe = null;
 let sliderHeld = false;
@@ -59,11 +63,11 @@ function banner(text) {
 // ---- symbols --------------------------------------------------------------------------------
 
 function symbolImage(name) {
-  // names: "trk-<category>" and "trk-<category>-sel"
-  const m = /^trk-(air|missile|space)(-sel)?$/.exec(name);
+  // names: "trk-<category>", "trk-<category>-sel", each with "-small" for a dense overview
+  const m = /^trk-(air|missile|space)(-sel)?(-small)?$/.exec(name);
   if (!m) return null;
   const sym = new window.ms.Symbol(CAT_SIDC[m[1]], {
-    size: 13, square: true, outlineWidth: m[2] ? 4 : 2, outlineColor: m[2] ? "#58a6ff" : "#0d1117",
+    size: m[3] ? 9 : 13, square: true, outlineWidth: m[2] ? 4 : 2, outlineColor: m[2] ? "#58a6ff" : "#0d1117",
   });
   const canvas = sym.asCanvas(window.devicePixelRatio || 1);
   const ctx = canvas.getContext("2d");
@@ -74,6 +78,37 @@ function symbolImage(name) {
 
 function emptyFc() { return { type: "FeatureCollection", features: [] }; }
 
+const OVERLAY_LAYERS = ["coverage", "coverage-edge", "routes", "sites", "groundtracks", "ellipses", "trails"];
+const overlay = { sensors: [], groundtracks: [], ellipses: [], trails: [] };
+let overlayQueued = false;
+function setOverlay(part, features) {
+  // one part of the shared overlay source; the parts set in one task go to MapLibre together
+  overlay[part] = features;
+  if (overlayQueued) return;
+  overlayQueued = true;
+  queueMicrotask(() => {
+    overlayQueued = false;
+    const all = [].concat(...Object.values(overlay));
+    map.getSource("overlay").setData({ type: "FeatureCollection", features: all });
+    // with nothing to draw, no layer of the source: no stencil pass for it either
+    const visibility = all.length ? "visible" : "none";
+    for (const id of OVERLAY_LAYERS) {
+      if (map.getLayer(id) && map.getLayoutProperty(id, "visibility") !== visibility) map.setLayoutProperty(id, "visibility", visibility);
+    }
+  });
+}
+
+function skipSky(map) {
+  // MapLibre 6 draws its sky, a full-screen shader pass, on every frame, even on a flat north-up
+  // map with no sky in view; it would also paint over the sea (the CSS background). On a software
+  // renderer that pass alone cost more than all the rest of the frame (docs/cop.md, "Frame
+  // rate"). The map cannot pitch (maxPitch 0), so no sky is ever in view: draw none.
+  const painter = map.painter;
+  if (painter && painter.drawFunctions && painter.drawFunctions.sky) {
+    painter.drawFunctions = { ...painter.drawFunctions, sky: () => {} };
+  }
+}
+
 async function buildMap() {
   const r = state.info.region || { lon_min_deg: 100, lon_max_deg: 170, lat_min_deg: -40, lat_max_deg: 50 };
   map = new maplibregl.Map({
@@ -81,18 +116,20 @@ async function buildMap() {
     style: {
       version: 8,
       sources: {},
-      layers: [{ id: "sea", type: "background", paint: { "background-color": "#0b2239" } }],
+      // no background layer: the sea is the map element's CSS background, behind a transparent
+      // canvas (a full-screen background pass costs a software renderer a quarter of a frame)
+      layers: [],
     },
     bounds: [[r.lon_min_deg, r.lat_min_deg], [r.lon_max_deg, r.lat_max_deg]],
     attributionControl: false,
     renderWorldCopies: false,
     fadeDuration: 0,
+    maxPitch: 0,
+    dragRotate: false,
+    touchPitch: false,
   });
   kizuna.map = map;
-  map.setMissingStyleImageResolver((id) => {
-    const img = symbolImage(id);
-    if (img) map.addImage(id, img, { pixelRatio: window.devicePixelRatio || 1 });
-  });
+  skipSky(map);
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-left");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
   await new Promise((resolve) => map.once("load", resolve));
@@ -104,7 +141,8 @@ async function buildMap() {
     map.addSource(`countries-${scale}`, { type: "geojson", data: countries });
     map.addSource(`borders-${scale}`, { type: "geojson", data: borderLines(countries) });
     map.addLayer({ id: `land-${scale}`, type: "fill", source: `countries-${scale}`, minzoom, maxzoom,
-      paint: { "fill-color": "#24382b" } });
+      // no antialiasing outline pass: at zoom 4 and above the coastline layer draws the edges
+      paint: { "fill-color": "#24382b", "fill-antialias": false } });
     // Lines cost far more than fills in a software-rendered map: coastlines only when zoomed in.
     if (scale === "50m") {
       map.addLayer({ id: `borders-${scale}`, type: "line", source: `borders-${scale}`, minzoom, maxzoom,
@@ -113,45 +151,48 @@ async function buildMap() {
   }
 
   const sensors = await (await fetch("/api/sensors")).json();
-  map.addSource("sensors", { type: "geojson", data: sensors });
-  map.addLayer({ id: "coverage", type: "fill", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
+  // Sensors, ground tracks, ellipses and trails share one source: MapLibre clips the fill and
+  // line layers of each source with a stencil mask of its tiles, a pass over the whole map that a
+  // software renderer pays once per source and frame (docs/cop.md, "Frame rate").
+  map.addSource("overlay", { type: "geojson", data: emptyFc() });
+  setOverlay("sensors", sensors.features);
+  map.addLayer({ id: "coverage", type: "fill", source: "overlay", filter: ["==", ["get", "role"], "coverage"],
     paint: { "fill-color": "#3fb950", "fill-opacity": 0.06 } });
-  map.addLayer({ id: "coverage-edge", type: "line", source: "sensors", filter: ["==", ["get", "role"], "coverage"],
+  map.addLayer({ id: "coverage-edge", type: "line", source: "overlay", filter: ["==", ["get", "role"], "coverage"],
     paint: { "line-color": "#3fb950", "line-opacity": 0.45, "line-width": 0.8 } });
-  map.addLayer({ id: "routes", type: "line", source: "sensors", filter: ["==", ["get", "role"], "route"],
+  map.addLayer({ id: "routes", type: "line", source: "overlay", filter: ["==", ["get", "role"], "route"],
     paint: { "line-color": "#3fb950", "line-width": 1.2 } });
-  map.addLayer({ id: "sites", type: "circle", source: "sensors", filter: ["==", ["get", "role"], "site"],
+  map.addLayer({ id: "sites", type: "circle", source: "overlay", filter: ["==", ["get", "role"], "site"],
     paint: { "circle-radius": 4, "circle-color": "#3fb950", "circle-stroke-color": "#0d1117", "circle-stroke-width": 1 } });
 
-  map.addSource("groundtracks", { type: "geojson", data: emptyFc() });
-  map.addLayer({ id: "groundtracks", type: "line", source: "groundtracks",
+  map.addLayer({ id: "groundtracks", type: "line", source: "overlay", filter: ["==", ["get", "role"], "groundtrack"],
     paint: { "line-color": "#c77dff", "line-opacity": 0.35, "line-width": 1 } });
   map.addSource("satellites", { type: "geojson", data: emptyFc() });
   map.addLayer({ id: "satellites", type: "circle", source: "satellites",
     paint: { "circle-radius": 3, "circle-color": "#c77dff", "circle-stroke-color": "#0d1117", "circle-stroke-width": 1 } });
 
-  map.addSource("ellipses", { type: "geojson", data: emptyFc() });
-  map.addLayer({ id: "ellipses", type: "line", source: "ellipses",
+  map.addLayer({ id: "ellipses", type: "line", source: "overlay", filter: ["==", ["get", "role"], "ellipse"],
     paint: { "line-color": ["get", "color"], "line-opacity": 0.7, "line-width": 1 } });
-  map.addSource("trails", { type: "geojson", data: emptyFc() });
-  map.addLayer({ id: "trails", type: "line", source: "trails",
+  map.addLayer({ id: "trails", type: "line", source: "overlay", filter: ["==", ["get", "role"], "trail"],
     paint: { "line-color": ["get", "color"], "line-opacity": 0.55, "line-width": 1.5 } });
-  map.addSource("tracks", { type: "geojson", data: emptyFc() });
+  // the MIL-STD-2525 symbols: one instanced draw for all tracks (icons.js); labels by MapLibre
+  trackIcons = new TrackIconLayer("tracks", symbolImage);
+  map.addLayer(trackIcons);
+  map.addSource("track-labels", { type: "geojson", data: emptyFc() });
   map.addLayer({
-    id: "tracks", type: "symbol", source: "tracks",
-    layout: { "icon-image": ["get", "icon"], "icon-allow-overlap": true, "icon-ignore-placement": true },
-  });
-  map.addLayer({
-    id: "tracks-label", type: "symbol", source: "tracks",
+    id: "tracks-label", type: "symbol", source: "track-labels",
     layout: {
       "text-field": ["get", "label"], "text-size": 10, "text-offset": [1.1, 0], "text-anchor": "left",
       "text-justify": "left",
     },
     paint: { "text-color": "#e6edf3", "text-halo-color": "#0d1117", "text-halo-width": 1.2 },
   });
-  map.on("click", "tracks", (e) => { if (e.features.length) select(e.features[0].properties.id); });
-  map.on("mouseenter", "tracks", () => { map.getCanvas().style.cursor = "pointer"; });
-  map.on("mouseleave", "tracks", () => { map.getCanvas().style.cursor = ""; });
+  const trackAt = (point) => trackIcons.pick(point, map.getZoom(), (p) => map.unproject(p));
+  map.on("click", (e) => { const id = trackAt(e.point); if (id !== null) select(id); });
+  map.on("mousemove", (e) => { map.getCanvas().style.cursor = trackAt(e.point) === null ? "" : "pointer"; });
+  // Labels, ellipses and trails of a dense picture are drawn only zoomed in (DENSE_MINZOOM); their
+  // sources are filled only while they show, so a replay does not re-tile what nobody sees.
+  map.on("zoomend", () => { if (dense && levelAtZoom() !== drawnLevel) redraw(); });
 }
 
 function unwrapRings(countries) {
@@ -219,29 +260,52 @@ function levelOfDetail() {
   kizuna.dense = dense;
 }
 
+function hiddenOverlays() {
+  // the overlay layers a dense picture does not draw at the current zoom
+  if (!dense) return [];
+  const z = map.getZoom();
+  return Object.entries(DENSE_MINZOOM).filter(([, zoom]) => z < zoom).map(([layer]) => layer);
+}
+
+function smallIcons() { return dense && map.getZoom() < DENSE_SMALL_ICONS_BELOW; }
+
+let drawnLevel = "";
+function levelAtZoom() { return `${hiddenOverlays().join()}|${smallIcons()}`; }
+
 function redraw() {
-  if (!map || !map.getSource("tracks")) return;
+  if (!map || !trackIcons) return;
   levelOfDetail();
+  drawnLevel = levelAtZoom();
+  const skip = new Set(hiddenOverlays());
+  const size = smallIcons() ? "-small" : "";
+  const icons = [];
   const pts = [];
   const ells = [];
   const trails = [];
+  let selected = null;
   for (const r of state.tracks.values()) {
-    const sel = r.id === state.selected;
-    pts.push({ type: "Feature", geometry: { type: "Point", coordinates: [r.lon, r.lat] },
-      properties: { id: r.id, icon: `trk-${r.cat}${sel ? "-sel" : ""}`, label: label(r) } });
-    if (r.ea > 0) {
-      ells.push({ type: "Feature", geometry: { type: "LineString", coordinates: ellipseRing(r) },
-        properties: { color: CAT_COLOR[r.cat] || "#fff" } });
+    const icon = { lon: r.lon, lat: r.lat, id: r.id, name: `trk-${r.cat}${size}` };
+    if (r.id === state.selected) selected = { ...icon, name: `trk-${r.cat}-sel${size}` };
+    else icons.push(icon);
+    if (!skip.has("tracks-label")) {
+      pts.push({ type: "Feature", geometry: { type: "Point", coordinates: [r.lon, r.lat] },
+        properties: { id: r.id, label: label(r) } });
     }
-    const trail = state.trails.get(r.id);
+    if (r.ea > 0 && !skip.has("ellipses")) {
+      ells.push({ type: "Feature", geometry: { type: "LineString", coordinates: ellipseRing(r) },
+        properties: { role: "ellipse", color: CAT_COLOR[r.cat] || "#fff" } });
+    }
+    const trail = skip.has("trails") ? null : state.trails.get(r.id);
     if (trail && trail.length > 1) {
       trails.push({ type: "Feature", geometry: { type: "LineString", coordinates: trail.map((p) => [p[0], p[1]]) },
-        properties: { color: CAT_COLOR[r.cat] || "#fff" } });
+        properties: { role: "trail", color: CAT_COLOR[r.cat] || "#fff" } });
     }
   }
-  map.getSource("tracks").setData({ type: "FeatureCollection", features: pts });
-  map.getSource("ellipses").setData({ type: "FeatureCollection", features: ells });
-  map.getSource("trails").setData({ type: "FeatureCollection", features: trails });
+  if (selected) icons.push(selected); // drawn last: on top
+  trackIcons.setItems(icons);
+  map.getSource("track-labels").setData({ type: "FeatureCollection", features: pts });
+  setOverlay("ellipses", ells);
+  setOverlay("trails", trails);
   if (globe && globe.isOpen) globe.update([...state.tracks.values()], state.t, state.nation, state.view);
 }
 
@@ -271,8 +335,8 @@ function drawSatellites() {
     if (seg.length > 1) lines.push(seg);
   }
   map.getSource("satellites").setData({ type: "FeatureCollection", features: pts });
-  map.getSource("groundtracks").setData({ type: "FeatureCollection",
-    features: lines.map((c) => ({ type: "Feature", geometry: { type: "LineString", coordinates: c }, properties: {} })) });
+  setOverlay("groundtracks",
+    lines.map((c) => ({ type: "Feature", geometry: { type: "LineString", coordinates: c }, properties: { role: "groundtrack" } })));
 }
 
 // ---- table and detail -----------------------------------------------------------------------
@@ -356,7 +420,7 @@ function legend() {
   items.push('<span><i class="swatch" style="background:#3fb95033;border-color:#3fb950"></i>sensor coverage (instrumented range)</span>');
   items.push('<span><i class="swatch" style="background:#c77dff"></i>LEO satellite and ground track</span>');
   items.push("<span>ellipses: 2σ horizontal uncertainty · trails: last 60 s</span>");
-  items.push(`<span>over ${DENSE} tracks, labels, ellipses and trails show when zoomed in</span>`);
+  items.push(`<span>over ${DENSE} tracks: smaller symbols zoomed out; labels, ellipses and trails appear zooming in</span>`);
   $("legend-body").innerHTML = items.join("");
 }
 
@@ -502,6 +566,12 @@ kizuna.measureFps = (seconds = 5, pan = true) => new Promise((resolve) => {
   requestAnimationFrame(step);
 });
 
+kizuna.icons = () => ({
+  // what the symbol layer holds: how many, and the sizes (device px) of their images
+  count: trackIcons ? trackIcons.items.length : 0,
+  widths: trackIcons ? [...new Set(trackIcons.items.map((it) => it.width))] : [],
+});
+
 kizuna.project = (ids) => ids.map((id) => {
   const r = state.tracks.get(id);
   if (!r) return null;
@@ -530,16 +600,20 @@ async function main() {
   await buildMap();
   sats = await (await fetch("/api/satellites")).json();
 
+  // Coalition pictures share system track numbers, so a selection follows a nation switch there;
+  // a node numbers its own-sensor tracks in a block of its own, so any other switch clears it.
   select_.addEventListener("change", () => {
     state.nation = select_.value;
     send({ op: "view", nation: state.nation, view: state.view });
-    if (state.selected !== null) showDetail();
+    if (state.view === "own") select(null);
+    else if (state.selected !== null) showDetail();
   });
   document.querySelectorAll(".toggle button").forEach((b) => b.addEventListener("click", () => {
+    const changed = state.view !== b.dataset.view;
     state.view = b.dataset.view;
     document.querySelectorAll(".toggle button").forEach((x) => x.classList.toggle("on", x === b));
     send({ op: "view", nation: state.nation, view: state.view });
-    if (state.selected !== null) showDetail();
+    if (changed && state.selected !== null) select(null);
   }));
   $("play").addEventListener("click", () => send(state.playing ? { op: "pause" } : { op: "play", speed: state.speed }));
   $("speed").addEventListener("change", () => { state.speed = Number($("speed").value); send({ op: "speed", speed: state.speed }); });
