@@ -242,3 +242,44 @@ def test_cut_off_nation_and_lossy_links_reconverge(world: World, exercise_factor
     assert len(both) > 20 and (both["number_x"] == both["number_y"]).mean() >= 0.95
     log = (ex.out / "AUS.log").read_text()
     assert "AUS:" in log
+
+
+def test_a_node_serves_its_picture_as_it_forms_then_replays_it(world: World, exercise_factory) -> None:
+    # `kizuna node --serve`: the COP's span grows while the node runs; the tracks it serves at a
+    # step are the node's own written picture at that step; when the node stops at --until the
+    # COP replays it, and Ctrl-C ends the process cleanly.
+    import re
+
+    import httpx
+
+    ex = exercise_factory({"USA": ["--serve", "--port", "0", "--until", "60"]})
+    ex.start("USA")
+    log = ex.out / "USA.log"
+    url = None
+    deadline = time.time() + 60.0
+    while url is None and time.time() < deadline:
+        found = re.search(r"http://127\.0\.0\.1:\d+", log.read_text(errors="replace"))
+        url = found.group(0) if found else None
+        time.sleep(0.2)
+    assert url is not None, log.read_text(errors="replace")
+    spans = []
+    while time.time() < deadline + 60.0:
+        info = httpx.get(f"{url}/api/info", timeout=10).json()
+        spans.append((info["live"], info["t1"]))
+        if not info["live"]:
+            break
+        time.sleep(0.5)
+    assert info["default_nation"] == "USA"
+    live_ends = [t1 for live, t1 in spans if live and t1 is not None]
+    assert len(set(live_ends)) >= 3 and live_ends == sorted(live_ends), spans
+    assert not spans[-1][0]
+
+    picture = ex.picture("USA")
+    busiest = float(picture.groupby("time_s").size().idxmax())
+    served = httpx.get(f"{url}/api/tracks", params={"nation": "USA", "t": busiest}, timeout=10).json()["tracks"]
+    assert sorted(r["id"] for r in served) == sorted(picture.loc[picture["time_s"] == busiest, "track_id"])
+    assert served, "the node's picture is empty at its busiest step"
+
+    proc = ex.procs["USA"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0, log.read_text(errors="replace")[-3000:]
