@@ -276,7 +276,8 @@ def test_a_node_serves_its_picture_as_it_forms_then_replays_it(world: World, exe
 
     picture = ex.picture("USA")
     busiest = float(picture.groupby("time_s").size().idxmax())
-    served = httpx.get(f"{url}/api/tracks", params={"nation": "USA", "t": busiest}, timeout=10).json()["tracks"]
+    params = {"nation": "USA", "t": busiest}
+    served = httpx.get(f"{url}/api/tracks", params=params, timeout=10).json()["tracks"]
     assert sorted(r["id"] for r in served) == sorted(picture.loc[picture["time_s"] == busiest, "track_id"])
     assert served, "the node's picture is empty at its busiest step"
 
